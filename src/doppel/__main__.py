@@ -1,0 +1,3 @@
+from doppel.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Writing user files safely: temp file in the same directory, then an atomic rename."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from doppel.errors import DoppelError
+
+FinishHook = Callable[[Path], None]
+
+
+def check_output_path(path: Path, inputs: Iterable[Path] = ()) -> Path:
+    """Fail early, with what to do, when `path` cannot be written or would overwrite an input."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise DoppelError(f"output directory {parent} does not exist: create it first")
+    if not parent.is_dir():
+        raise DoppelError(f"cannot write {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DoppelError(f"output directory {parent} is not writable: choose another -o path")
+    if path.is_dir():
+        raise DoppelError(f"output {path} is a directory: give a file name")
+    for source in inputs:
+        if Path(source).exists() and path.exists() and os.path.samefile(source, path):
+            raise DoppelError(f"output {path} is the input file: choose another output name")
+        if Path(source).resolve() == path.resolve():
+            raise DoppelError(f"output {path} is the input file: choose another output name")
+    return path
+
+
+def describe_write_error(error: OSError, path: Path) -> DoppelError | None:
+    """A one-line DoppelError for an OSError that means `path` cannot be written, else None."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DoppelError(f"disk full while writing {path}: free some space and run again")
+    if error.errno == errno.EFBIG:
+        return DoppelError(f"{path} grew too large for its file system: write it elsewhere")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return DoppelError(f"permission denied writing {path}: choose a writable location")
+    return None
+
+
+@contextmanager
+def atomic_path(
+    path: Path, *, inputs: Iterable[Path] = (), on_finish: FinishHook | None = None
+) -> Iterator[Path]:
+    """Yield a temp path next to `path`; publish it as `path` only if the block succeeds.
+
+    The temp name keeps the suffix so format detection by extension still works. `on_finish`
+    runs on the complete temp file before the rename (provenance signing happens there). On any
+    error or Ctrl-C the temp file is removed and `path` is left as it was.
+    """
+    path = check_output_path(Path(path), inputs)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent or "."
+    )
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        if on_finish is not None:
+            on_finish(temp)
+        os.replace(temp, path)
+    except OSError as error:
+        friendly = describe_write_error(error, path)
+        if friendly is None:
+            raise
+        raise friendly from error
+    finally:
+        temp.unlink(missing_ok=True)

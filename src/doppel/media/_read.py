@@ -1,0 +1,138 @@
+"""Streaming frames out of a video, an image or a directory of images."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from doppel.errors import DoppelError
+from doppel.media._formats import classify, list_images
+from doppel.media._image import read_image
+from doppel.media._video import open_video, rotation_of
+from doppel.types import Frame
+
+log = logging.getLogger("doppel.media")
+
+# Decoding to RGB needs the matrix the picture was encoded with; untagged video is BT.601,
+# as in FFmpeg, and doppel's own output is tagged BT.709.
+_BT709 = 1
+
+
+def read_frames(
+    path: Path, start: int = 0, end: int | None = None, step: int = 1, threads: int = 0
+) -> Iterator[Frame]:
+    """Yield frames `start, start+step, …` before `end` (frame indices, end exclusive).
+
+    Works on a video file, a single image or a directory of images (natural sort order).
+    Video frames are turned upright as the file's rotation says; images follow EXIF
+    orientation. A partly corrupt video yields what decodes and logs a warning with a count.
+    `threads` caps decoder threads (0: FFmpeg chooses).
+    """
+    path = Path(path)
+    if start < 0 or step < 1 or (end is not None and end < start):
+        raise DoppelError(f"bad frame range start={start} end={end} step={step}: need "
+                          "0 <= start <= end and step >= 1")
+    kind = classify(path)
+    if kind == "video":
+        yield from _read_video(path, start, end, step, threads)
+        return
+    images = [path] if kind == "image" else list_images(path)
+    for index in range(start, len(images) if end is None else min(end, len(images)), step):
+        yield Frame(index, None, read_image(images[index]))
+
+
+def _read_video(path: Path, start: int, end: int | None, step: int, threads: int) -> Iterator[Frame]:
+    container, stream = open_video(path)
+    with container:
+        stream.thread_type = "AUTO"
+        if threads:
+            stream.codec_context.thread_count = threads
+        time_base = stream.time_base
+        first_pts = stream.start_time or 0
+        rate = stream.base_rate or stream.average_rate
+        index = -1
+        if start > 0 and rate and _is_constant_rate(path):
+            index = _seek(container, stream, start, rate)
+        decoded, broken, last_index = 0, 0, -1
+        for frame in _decode(container, stream, path):
+            if frame is None:
+                broken += 1
+                continue
+            if index >= 0 and frame.pts is not None:
+                # After a seek, the index comes from the timestamp (exact for constant rate).
+                index = round((frame.pts - first_pts) * time_base * rate)
+            else:
+                index = last_index + 1
+            last_index = index
+            decoded += 1
+            if end is not None and index >= end:
+                break
+            if index < start or (index - start) % step:
+                continue
+            pts = None if frame.pts is None else Fraction(frame.pts - first_pts) * time_base
+            yield Frame(index, pts, _to_rgb(frame))
+        else:
+            _report_damage(path, stream.frames, last_index + 1, broken, decoded)
+    if decoded == 0:
+        raise DoppelError(
+            f"no decodable video frames in {path}: the file is empty or corrupt; re-export it"
+        )
+
+
+def _decode(container, stream, path: Path) -> Iterator[av.VideoFrame | None]:
+    """Decode every packet; a corrupt packet yields None instead of ending the stream."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as error:
+            log.debug("%s: demuxing stopped early: %s", path, error)
+            yield None
+            return
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as error:
+            log.debug("%s: packet failed to decode: %s", path, error)
+            yield None
+            continue
+        yield from frames
+
+
+def _report_damage(path: Path, expected: int, got: int, broken: int, decoded: int) -> None:
+    missing = max(expected - got, 0)
+    if missing or broken:
+        count = max(missing, broken)
+        log.warning(
+            "%s is damaged: %d frame(s) could not be decoded, %d were read; "
+            "re-export the file if those frames matter",
+            path, count, decoded,
+        )
+
+
+def _is_constant_rate(path: Path) -> bool:
+    from doppel.media._probe import probe  # avoids an import cycle; probe reads images too
+
+    return not probe(path).variable_rate
+
+
+def _seek(container, stream, start: int, rate: Fraction) -> int:
+    """Seek to the keyframe at or before frame `start`; frames until `start` are then skipped."""
+    target = (stream.start_time or 0) + int(Fraction(start) / rate / stream.time_base)
+    container.seek(target, stream=stream, backward=True, any_frame=False)
+    return 0
+
+
+def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    colorspace = "itu709" if frame.colorspace == _BT709 else None
+    rgb = frame.to_ndarray(format="rgb24", src_colorspace=colorspace)
+    turns = rotation_of(frame) // 90
+    if turns:
+        rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+    return rgb
