@@ -2,7 +2,8 @@
 
 A field's metadata carries `help` (required), and optionally `positional=True`, `short="-o"`,
 `min=`/`max=` bounds. Types: bool, int, float, str, Path, Fraction, Literal[...], `X | None`
-and `tuple[X, ...]`.
+and `tuple[X, ...]`. A field whose type is itself a Config dataclass (a plugin's or a shared
+part's options, e.g. the video writer's) is flattened: its fields become options of their own.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """
     hints = _hints(cls)
     for field in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[field.name]):
+            add_arguments(parser, hints[field.name])
+            continue
         ftype = _field_type(hints[field.name])
         meta = field.metadata
         help_text = meta.get("help", "")
@@ -118,9 +122,13 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         if ftype.choices is not None:
             kwargs["choices"] = ftype.choices
         if meta.get("positional"):
+            has_default = (field.default is not dataclasses.MISSING
+                           or field.default_factory is not dataclasses.MISSING)
             if ftype.many:
-                kwargs["nargs"] = "+"
-            elif field.default is not dataclasses.MISSING:
+                kwargs["nargs"] = "*" if has_default else "+"
+                if has_default:
+                    kwargs["default"] = argparse.SUPPRESS
+            elif has_default:
                 kwargs["nargs"] = "?"
                 kwargs["default"] = argparse.SUPPRESS
             kwargs["metavar"] = meta.get("metavar", field.name.upper())
@@ -139,26 +147,38 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 
 def build_config(cls: type[C], *layers: Mapping[str, Any]) -> C:
-    """Make a `cls` from layers of raw values (later layers win), converting each value."""
-    hints = _hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    """Make a `cls` from layers of raw values (later layers win), converting each value.
+
+    Keys are field names (`-` or `_`); fields of nested Config dataclasses are given flat.
+    """
     values: dict[str, Any] = {}
     for layer in layers:
-        for key, raw in layer.items():
-            name = key.replace("-", "_")
-            if name not in known:
-                raise DoppelError(f"unknown setting {key!r} for {cls.__name__}: remove it")
-            values[name] = _convert(raw, _field_type(hints[name]), option_name(name))
-    missing = [
-        option_name(f.name)
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.name not in values
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-    ]
+        values.update({key.replace("-", "_"): raw for key, raw in layer.items()})
+    config = _build(cls, values)
+    if values:
+        raise DoppelError(f"unknown setting(s) {', '.join(sorted(values))} for "
+                          f"{cls.__name__}: remove them")
+    return config
+
+
+def _build(cls: type[C], values: dict[str, Any]) -> C:
+    """Build `cls`, consuming the keys of `values` that it (or a nested Config) uses."""
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    missing = []
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        hint = hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[field.name] = _build(hint, values)
+        elif field.name in values:
+            kwargs[field.name] = _convert(
+                values.pop(field.name), _field_type(hint), option_name(field.name)
+            )
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            missing.append(option_name(field.name))
     if missing:
         raise DoppelError(f"missing required setting(s): {', '.join(missing)}")
-    return cls(**values)
+    return cls(**kwargs)
 
 
 def load_toml(path: Path, section: str) -> dict[str, Any]:
@@ -184,6 +204,8 @@ def to_dict(config: Any) -> dict[str, Any]:
             return str(value)
         if isinstance(value, tuple):
             return [plain(v) for v in value]
+        if dataclasses.is_dataclass(value):
+            return to_dict(value)
         return value
 
     return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}

@@ -94,7 +94,10 @@ def _frame_rate(pts: np.ndarray, time_base: Fraction, stream) -> tuple[Fraction,
     if len(pts) < 2:
         return (Fraction(guess) if guess else Fraction(25)), False
     steps = np.diff(pts)
-    variable = bool(steps.max() - steps.min() > 1)
+    spread = int(steps.max() - steps.min())
+    # Containers store times rounded to their time base (1 ms in Matroska), so constant-rate
+    # video shows steps that differ by one tick; only more than that is a variable rate.
+    variable = spread > 1 and spread * time_base > Fraction(11, 10000)
     mean = Fraction(int(pts[-1] - pts[0]), len(pts) - 1) * time_base
     measured = 1 / mean if mean else Fraction(25)
     if guess and abs(float(Fraction(guess)) / float(measured) - 1) < 0.002:

@@ -27,6 +27,7 @@ Preset = Literal[
 ]
 _TIME_BASE = Fraction(1, 90000)  # fine enough for any real frame rate's timestamps
 _BT709 = 1
+_SNAP = Fraction(1, 1000)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,11 @@ class VideoWriter:
     def _seconds(self, frame: Frame) -> Fraction:
         if frame.pts is None or self._first_pts is None:
             return Fraction(self.frames_written) / self.fps
-        return frame.pts - self._first_pts
+        seconds = frame.pts - self._first_pts
+        # Containers round times (Matroska to 1 ms); put a time that is that close to the
+        # nominal frame grid back on it, so a constant-rate source stays exactly constant.
+        nearest = round(seconds * self.fps) / self.fps
+        return nearest if abs(seconds - nearest) <= _SNAP else seconds
 
     def _start(self, width: int, height: int, first_pts: Fraction | None) -> None:
         self._size = (width, height)

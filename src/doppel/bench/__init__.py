@@ -1,0 +1,35 @@
+"""Benchmarks: scripts that print a table and write JSON + markdown under an output folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from doppel.config import check_fields
+from doppel.runtime import Runtime
+
+Suite = Literal["media-io"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    suites: tuple[Suite, ...] = field(
+        default=("media-io",),
+        metadata={"help": "benchmarks to run", "positional": True, "metavar": "SUITE"},
+    )
+    output: Path = field(default=Path("benchmarks/results"),
+                         metadata={"help": "folder for JSON and markdown results", "short": "-o"})
+    quick: bool = field(default=False, metadata={"help": "short clips, for a smoke run"})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+def run(config: BenchConfig, runtime: Runtime) -> int:
+    from doppel.bench import media_io
+
+    runners = {"media-io": media_io.run}
+    for suite in config.suites:
+        runners[suite](config, runtime)
+    return 0

@@ -1,0 +1,55 @@
+"""Where and how work runs: device, threads, user locations, progress display.
+
+The CLI builds one Runtime from global options and the user's environment and passes it to
+each command; the library itself reads no environment variables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from doppel.config import check_fields
+from doppel.errors import DoppelError
+
+Device = Literal["auto", "cpu", "cuda", "mps"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: Device = field(default="auto", metadata={"help": "compute device; auto picks "
+                                                     "cuda, then mps, then cpu"})
+    threads: int = field(default=0, metadata={"help": "CPU threads to use (0: all cores)",
+                                              "min": 0})
+    config_dir: Path | None = field(default=None, metadata={"help": "user settings directory"})
+    cache_dir: Path | None = field(default=None, metadata={"help": "cache directory"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+def resolve_device(device: Device) -> str:
+    """The torch device name to use; asking for one that is absent is a user error."""
+    import torch  # heavy: only commands that compute need it
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DoppelError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise DoppelError("--device mps was asked for but Metal is not available: use --device cpu")
+    return device
+
+
+def apply_threads(threads: int) -> None:
+    """Cap torch's intra-op threads when the user asked for a number."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
