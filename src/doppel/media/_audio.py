@@ -90,8 +90,10 @@ class AudioCopy(_AudioSource):
     def _mux_until(self, until: Fraction, end: Fraction | None) -> None:
         for packet, start in self._packets_until(until):
             length = Fraction(packet.duration or 0) * self.stream.time_base
-            if start + length <= 0:
-                continue  # wholly before the first frame
+            if start + length < 0:
+                # Wholly before the first frame. The packet that ends exactly there is kept:
+                # audio codecs overlap packets, so it primes the decoder for the first one.
+                continue
             packet.pts -= self.shift
             if packet.dts is not None:
                 packet.dts -= self.shift

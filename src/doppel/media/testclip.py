@@ -112,10 +112,12 @@ def measure_sync(path: Path) -> SyncReport:
         video = container.streams.video[0]
         origin = Fraction(video.start_time or 0) * video.time_base
         flashes: list[float] = []
+        video_end = 0.0
         for frame in container.decode(video):
-            luma = frame.to_ndarray(format="gray")
-            if luma.mean() > 200:
-                flashes.append(float(frame.pts * video.time_base - origin))
+            when = float(frame.pts * video.time_base - origin)
+            video_end = when + 1 / float(video.average_rate or 30)
+            if frame.to_ndarray(format="gray").mean() > 200:
+                flashes.append(when)
     clicks: list[float] = []
     with av.open(str(path)) as container:
         if container.streams.audio:
@@ -131,7 +133,8 @@ def measure_sync(path: Path) -> SyncReport:
                     loud = np.flatnonzero(np.abs(data) > 0.5)
                     for sample in loud:
                         when = start + sample / mono.sample_rate
-                        if when - previous > 0.1:
+                        # Sound past the last frame has no picture to be in sync with.
+                        if when - previous > 0.1 and when < video_end:
                             clicks.append(when)
                         previous = when
     return SyncReport(tuple(flashes), tuple(clicks))

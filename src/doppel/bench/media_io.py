@@ -1,0 +1,302 @@
+"""The media-io benchmark: does doppel's media layer stream, and is it about as fast as ffmpeg?
+
+Both bars use the same job: transcode a 1280x720 30 fps test clip with `read_frames` into
+`VideoWriter` (H.264, audio copied), which is what every doppel command that writes video does.
+
+Streaming memory: the peak RSS of transcoding a 10 s and a 120 s clip must differ by less than
+50 MB (10^6 bytes), so memory does not grow with the length of a video. Each transcode runs in
+a fresh process (`doppel.bench._child`), so the peak it reports is that transcode's alone.
+
+Speed: doppel's frames/s divided by the ffmpeg command line's frames/s for the same transcode
+with the same x264 preset and crf must be at least 0.8 at WriterConfig's default preset.
+"ultrafast" is reported too: there x264 is cheap, so doppel's own overhead (the RGB round trip
+and Python) shows. The two tools alternate, so a change in machine load hits both, and the
+ratio uses medians. doppel's time is taken inside its process (library throughput, without
+Python start-up); ffmpeg's from outside, so it includes ffmpeg's start-up, which favours doppel
+by a few tens of milliseconds per run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from doppel.bench import BenchConfig
+from doppel.errors import DoppelError
+from doppel.files import atomic_path
+from doppel.media import WriterConfig, probe
+from doppel.media.testclip import make_test_clip
+from doppel.runtime import Runtime
+
+WORK = Path("benchmarks/work")
+SIZE = (1280, 720)
+FPS = Fraction(30)
+MEMORY_BAR_MB = 50.0
+SPEED_BAR = 0.8
+REPORT_ONLY_PRESET = "ultrafast"
+
+Result = dict[str, Any]
+
+
+def run(config: BenchConfig, runtime: Runtime) -> None:
+    ffmpeg = find_ffmpeg()
+    short_seconds, long_seconds = (2, 12) if config.quick else (10, 120)
+    repetitions = 1 if config.quick else 3
+    WORK.mkdir(parents=True, exist_ok=True)
+    say = progress_printer(runtime)
+    short = ensure_clip(short_seconds, say)
+    long = ensure_clip(long_seconds, say)
+    default = WriterConfig()
+    results: Result = {
+        "suite": "media-io",
+        "machine": describe_machine(ffmpeg, config.quick),
+        "clip": {"size": list(SIZE), "fps": str(FPS), "short_seconds": short_seconds,
+                 "long_seconds": long_seconds},
+        "memory": measure_memory(short, long, default, runtime.threads, say),
+        "speed": [
+            measure_speed(ffmpeg, short, WriterConfig(crf=default.crf, preset=preset),
+                          repetitions, runtime.threads, say)
+            for preset in (default.preset, REPORT_ONLY_PRESET)
+        ],
+    }
+    results["bars"] = judge(results, default.preset)
+    print(format_table(results))
+    write_results(results, config.output)
+
+
+def find_ffmpeg() -> str:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise DoppelError(
+            "the media-io benchmark needs imageio-ffmpeg: pip install 'doppel[test]'"
+        ) from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def progress_printer(runtime: Runtime):
+    def say(message: str) -> None:
+        if runtime.progress:
+            print(f"media-io: {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def ensure_clip(seconds: int, say) -> Path:
+    """The test clip of that length, made once and reused while its duration is right."""
+    path = WORK / f"clip-{SIZE[0]}x{SIZE[1]}-{seconds}s.mp4"
+    if path.exists():
+        try:
+            info = probe(path)
+            if info.duration == seconds and (info.width, info.height) == SIZE:
+                return path
+        except DoppelError:
+            pass  # a broken leftover: make it again
+    say(f"making a {seconds} s test clip at {path} (once)")
+    return make_test_clip(path, seconds=seconds, size=SIZE, fps=FPS)
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def transcode_with_doppel(source: Path, config: WriterConfig, threads: int) -> Result:
+    target = WORK / "out-doppel.mp4"
+    command = [sys.executable, "-m", "doppel.bench._child", str(source), str(target),
+               "--preset", config.preset, "--crf", str(config.crf), "--threads", str(threads)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    process_seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"doppel transcode failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**report, "process_seconds": process_seconds, "fps": report["frames"] / report["seconds"],
+            **describe_output(target)}
+
+
+def transcode_with_ffmpeg(ffmpeg: str, source: Path, config: WriterConfig, threads: int,
+                          frames: int) -> Result:
+    target = WORK / "out-ffmpeg.mp4"
+    # -threads before -i caps the decoder, after it the encoder; 0 keeps ffmpeg's own choice.
+    limit = ["-threads", str(threads)] if threads else []
+    command = [ffmpeg, "-nostdin", "-y", "-loglevel", "error", *limit, "-i", str(source),
+               "-c:v", "libx264", "-preset", config.preset, "-crf", str(config.crf),
+               "-pix_fmt", "yuv420p", *limit, "-c:a", "copy", str(target)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg transcode failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return {"frames": frames, "seconds": seconds, "fps": frames / seconds,
+            **describe_output(target)}
+
+
+def describe_output(path: Path) -> Result:
+    # Frame count and size show that both tools really did the same work.
+    return {"frames_out": probe(path).frame_count, "bytes_out": path.stat().st_size}
+
+
+def measure_memory(short: Path, long: Path, config: WriterConfig, threads: int, say) -> Result:
+    runs = {}
+    for name, clip in (("short", short), ("long", long)):
+        say(f"memory: transcoding {clip.name} in a fresh process")
+        result = transcode_with_doppel(clip, config, threads)
+        runs[name] = {**result, "clip": str(clip), "frames_in": probe(clip).frame_count,
+                      "peak_rss_mb": result["peak_rss_kib"] * 1024 / 1e6}
+    growth = runs["long"]["peak_rss_mb"] - runs["short"]["peak_rss_mb"]
+    return {"preset": config.preset, "crf": config.crf, "runs": runs, "difference_mb": growth}
+
+
+def measure_speed(ffmpeg: str, clip: Path, config: WriterConfig, repetitions: int,
+                  threads: int, say) -> Result:
+    frames = probe(clip).frame_count
+    doppel_runs, ffmpeg_runs = [], []
+    for repetition in range(repetitions):
+        say(f"speed: preset {config.preset}, repetition {repetition + 1}/{repetitions}")
+        doppel_runs.append(transcode_with_doppel(clip, config, threads))
+        ffmpeg_runs.append(transcode_with_ffmpeg(ffmpeg, clip, config, threads, frames))
+    doppel_fps = statistics.median(r["fps"] for r in doppel_runs)
+    ffmpeg_fps = statistics.median(r["fps"] for r in ffmpeg_runs)
+    return {"preset": config.preset, "crf": config.crf, "clip": str(clip), "frames_in": frames,
+            "doppel": {"median_fps": doppel_fps, "runs": doppel_runs},
+            "ffmpeg": {"median_fps": ffmpeg_fps, "runs": ffmpeg_runs},
+            "ratio": doppel_fps / ffmpeg_fps}
+
+
+def judge(results: Result, default_preset: str) -> list[Result]:
+    memory = results["memory"]["difference_mb"]
+    bars = [{"name": "streaming memory",
+             "what": "peak RSS, long clip minus short clip (MB)",
+             "value": memory, "limit": f"< {MEMORY_BAR_MB:g}", "pass": memory < MEMORY_BAR_MB}]
+    for speed in results["speed"]:
+        report_only = speed["preset"] != default_preset
+        bars.append({"name": f"speed, preset {speed['preset']}",
+                     "what": "doppel fps / ffmpeg fps", "value": speed["ratio"],
+                     "limit": "report only" if report_only else f">= {SPEED_BAR:g}",
+                     "pass": None if report_only else speed["ratio"] >= SPEED_BAR})
+    return bars
+
+
+def describe_machine(ffmpeg: str, quick: bool) -> Result:
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "pyav": av.__version__,
+        "ffmpeg": first_line([ffmpeg, "-version"]),
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": first_line(["git", "rev-parse", "--short", "HEAD"]),
+        "git_dirty": bool(first_line(["git", "status", "--porcelain"])),
+        "command": "doppel bench media-io" + (" --quick" if quick else ""),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def first_line(command: list[str]) -> str | None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    lines = done.stdout.splitlines()
+    return lines[0] if lines else ""
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def verdict(passed: bool | None) -> str:
+    return "report only" if passed is None else ("PASS" if passed else "FAIL")
+
+
+def format_table(results: Result) -> str:
+    memory, machine = results["memory"], results["machine"]
+    lines = [
+        f"media-io: {machine['cpu']}, {machine['cores']} cores, PyAV {machine['pyav']}",
+        "",
+        f"streaming memory (doppel transcode, preset {memory['preset']}, crf {memory['crf']})",
+        f"  {'clip':<34} {'frames':>7} {'seconds':>8} {'peak RSS MB':>12}",
+    ]
+    for run_ in memory["runs"].values():
+        lines.append(f"  {Path(run_['clip']).name:<34} {run_['frames']:>7} "
+                     f"{run_['seconds']:>8.1f} {run_['peak_rss_mb']:>12.1f}")
+    lines += ["", "speed (frames/s, median; doppel vs ffmpeg command line, same x264 settings)",
+              f"  {'preset':<10} {'crf':>4} {'doppel':>8} {'ffmpeg':>8} {'ratio':>6}"]
+    for speed in results["speed"]:
+        lines.append(f"  {speed['preset']:<10} {speed['crf']:>4} "
+                     f"{speed['doppel']['median_fps']:>8.1f} {speed['ffmpeg']['median_fps']:>8.1f} "
+                     f"{speed['ratio']:>6.2f}")
+    lines += ["", "bars"]
+    for bar in results["bars"]:
+        lines.append(f"  {bar['name']:<26} {bar['value']:>8.2f} {bar['limit']:<12} "
+                     f"{verdict(bar['pass'])}")
+    lines += [f"  warning: {w}" for w in frame_mismatches(results)]
+    return "\n".join(lines)
+
+
+def frame_mismatches(results: Result) -> list[str]:
+    """Runs whose output lost or gained frames: their timing would not be comparable."""
+    found = []
+    for run_ in results["memory"]["runs"].values():
+        if run_["frames_out"] != run_["frames_in"]:
+            found.append(f"{run_['clip']}: {run_['frames_in']} frames in, {run_['frames_out']} out")
+    for speed in results["speed"]:
+        for tool in ("doppel", "ffmpeg"):
+            for run_ in speed[tool]["runs"]:
+                if run_["frames_out"] != speed["frames_in"]:
+                    found.append(f"{tool} {speed['preset']}: {speed['frames_in']} frames in, "
+                                 f"{run_['frames_out']} out")
+    return found
+
+
+def format_markdown(results: Result) -> str:
+    machine = results["machine"]
+    lines = [
+        "# media-io benchmark",
+        "",
+        f"`{machine['command']}` on {machine['date_utc']}, commit {machine['git_commit']}"
+        f"{' (uncommitted changes)' if machine['git_dirty'] else ''}: {machine['cpu']}, "
+        f"{machine['cores']} cores, Python {machine['python']}, PyAV {machine['pyav']}, "
+        f"{machine['ffmpeg']}.",
+        "",
+        "| bar | measure | value | limit | result |",
+        "|---|---|---:|---|---|",
+    ]
+    for bar in results["bars"]:
+        lines.append(f"| {bar['name']} | {bar['what']} | {bar['value']:.2f} | {bar['limit']} "
+                     f"| {verdict(bar['pass'])} |")
+    lines += ["", "| preset | crf | doppel fps | ffmpeg fps | ratio |", "|---|---:|---:|---:|---:|"]
+    for speed in results["speed"]:
+        lines.append(f"| {speed['preset']} | {speed['crf']} | {speed['doppel']['median_fps']:.1f} "
+                     f"| {speed['ffmpeg']['median_fps']:.1f} | {speed['ratio']:.2f} |")
+    lines += ["", "| clip | frames | seconds | peak RSS MB |", "|---|---:|---:|---:|"]
+    for run_ in results["memory"]["runs"].values():
+        lines.append(f"| {Path(run_['clip']).name} | {run_['frames']} | {run_['seconds']:.1f} "
+                     f"| {run_['peak_rss_mb']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: Result, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (("media-io.json", json.dumps(results, indent=2) + "\n"),
+                       ("media-io.md", format_markdown(results))):
+        with atomic_path(folder / name) as temp:
+            temp.write_text(text)
