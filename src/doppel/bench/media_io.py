@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -47,6 +48,7 @@ SPEED_BAR = 0.8
 REPORT_ONLY_PRESET = "ultrafast"
 
 Result = dict[str, Any]
+Say = Callable[[str], None]
 
 
 def run(config: BenchConfig, runtime: Runtime) -> None:
@@ -85,7 +87,7 @@ def find_ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def progress_printer(runtime: Runtime):
+def progress_printer(runtime: Runtime) -> Say:
     def say(message: str) -> None:
         if runtime.progress:
             print(f"media-io: {message}", file=sys.stderr, flush=True)
@@ -93,7 +95,7 @@ def progress_printer(runtime: Runtime):
     return say
 
 
-def ensure_clip(seconds: int, say) -> Path:
+def ensure_clip(seconds: int, say: Say) -> Path:
     """The test clip of that length, made once and reused while its duration is right."""
     path = WORK / f"clip-{SIZE[0]}x{SIZE[1]}-{seconds}s.mp4"
     if path.exists():
@@ -120,8 +122,8 @@ def transcode_with_doppel(source: Path, config: WriterConfig, threads: int) -> R
     if done.returncode != 0:
         raise RuntimeError(f"doppel transcode failed ({done.returncode}):\n{done.stderr[-3000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return {**report, "process_seconds": process_seconds, "fps": report["frames"] / report["seconds"],
-            **describe_output(target)}
+    fps = report["frames"] / report["seconds"]
+    return {**report, "process_seconds": process_seconds, "fps": fps, **describe_output(target)}
 
 
 def transcode_with_ffmpeg(ffmpeg: str, source: Path, config: WriterConfig, threads: int,
@@ -146,7 +148,8 @@ def describe_output(path: Path) -> Result:
     return {"frames_out": probe(path).frame_count, "bytes_out": path.stat().st_size}
 
 
-def measure_memory(short: Path, long: Path, config: WriterConfig, threads: int, say) -> Result:
+def measure_memory(short: Path, long: Path, config: WriterConfig, threads: int,
+                   say: Say) -> Result:
     runs = {}
     for name, clip in (("short", short), ("long", long)):
         say(f"memory: transcoding {clip.name} in a fresh process")
@@ -158,7 +161,7 @@ def measure_memory(short: Path, long: Path, config: WriterConfig, threads: int, 
 
 
 def measure_speed(ffmpeg: str, clip: Path, config: WriterConfig, repetitions: int,
-                  threads: int, say) -> Result:
+                  threads: int, say: Say) -> Result:
     frames = probe(clip).frame_count
     doppel_runs, ffmpeg_runs = [], []
     for repetition in range(repetitions):
@@ -238,7 +241,9 @@ def format_table(results: Result) -> str:
     for run_ in memory["runs"].values():
         lines.append(f"  {Path(run_['clip']).name:<34} {run_['frames']:>7} "
                      f"{run_['seconds']:>8.1f} {run_['peak_rss_mb']:>12.1f}")
-    lines += ["", "speed (frames/s, median; doppel vs ffmpeg command line, same x264 settings)",
+    clip = Path(results["speed"][0]["clip"]).name
+    lines += ["", f"speed on {clip} (frames/s, median; doppel vs the ffmpeg command line, "
+              "same x264 settings)",
               f"  {'preset':<10} {'crf':>4} {'doppel':>8} {'ffmpeg':>8} {'ratio':>6}"]
     for speed in results["speed"]:
         lines.append(f"  {speed['preset']:<10} {speed['crf']:>4} "

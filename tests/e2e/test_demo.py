@@ -1,0 +1,16 @@
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_make_demo_runs_what_exists_and_names_what_is_to_come():
+    result = subprocess.run([sys.executable, "-m", "doppel", "demo"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "cut seconds 1-3: 60 frames, 2.000 s" in out
+    offsets = [float(part.split()[0]) for part in out.split("offsets ")[1].split(" (")[0].split(",")]
+    assert len(offsets) == 2 and all(abs(o) < 33.3 for o in offsets)
+    assert "Still to come" in out and "issue 3" in out
