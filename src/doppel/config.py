@@ -128,6 +128,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 kwargs["nargs"] = "*" if has_default else "+"
                 if has_default:
                     kwargs["default"] = argparse.SUPPRESS
+                    # argparse checks a suppressed default against choices and fails;
+                    # build_config checks the values instead.
+                    if kwargs.pop("choices", None) is not None:
+                        kwargs["help"] += f" (choices: {', '.join(map(str, ftype.choices))})"
             elif has_default:
                 kwargs["nargs"] = "?"
                 kwargs["default"] = argparse.SUPPRESS

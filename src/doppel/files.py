@@ -65,6 +65,7 @@ def atomic_path(
         yield temp
         if on_finish is not None:
             on_finish(temp)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(temp, path)
     except OSError as error:
         friendly = describe_write_error(error, path)
@@ -73,3 +74,9 @@ def atomic_path(
         raise friendly from error
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -125,3 +125,9 @@ def test_really_full_disk_when_a_tiny_tmpfs_can_be_mounted(clip, tmp_path):
         assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_bench_suite_choice_is_checked(tmp_path):
+    result = doppel("bench", "no-such-suite", "-o", str(tmp_path))
+    assert result.returncode == 2
+    assert "'no-such-suite' is not one of media-io" in result.stderr

@@ -13,14 +13,10 @@ import numpy as np
 from doppel.errors import DoppelError
 from doppel.media._formats import classify, list_images
 from doppel.media._image import read_image
-from doppel.media._video import open_video, rotation_of
+from doppel.media._video import RgbConverter, open_video, rotation_of
 from doppel.types import Frame
 
 log = logging.getLogger("doppel.media")
-
-# Decoding to RGB needs the matrix the picture was encoded with; untagged video is BT.601,
-# as in FFmpeg, and doppel's own output is tagged BT.709.
-_BT709 = 1
 
 
 def read_frames(
@@ -59,6 +55,7 @@ def _read_video(path: Path, start: int, end: int | None, step: int, threads: int
         if start > 0 and rate and _is_constant_rate(path):
             index = _seek(container, stream, start, rate)
         decoded, broken, last_index = 0, 0, -1
+        converter = RgbConverter()
         for frame in _decode(container, stream, path):
             if frame is None:
                 broken += 1
@@ -75,7 +72,7 @@ def _read_video(path: Path, start: int, end: int | None, step: int, threads: int
             if index < start or (index - start) % step:
                 continue
             pts = None if frame.pts is None else Fraction(frame.pts - first_pts) * time_base
-            yield Frame(index, pts, _to_rgb(frame))
+            yield Frame(index, pts, _upright(converter.to_rgb(frame), frame))
         else:
             _report_damage(path, stream.frames, last_index + 1, broken, decoded)
     if decoded == 0:
@@ -129,10 +126,6 @@ def _seek(container, stream, start: int, rate: Fraction) -> int:
     return 0
 
 
-def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    colorspace = "itu709" if frame.colorspace == _BT709 else None
-    rgb = frame.to_ndarray(format="rgb24", src_colorspace=colorspace)
+def _upright(rgb: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
     turns = rotation_of(frame) // 90
-    if turns:
-        rgb = np.ascontiguousarray(np.rot90(rgb, turns))
-    return rgb
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

@@ -18,6 +18,7 @@ from doppel.errors import DoppelError
 from doppel.files import FinishHook, atomic_path, describe_write_error
 from doppel.media._audio import AudioCopy, AudioTranscode, open_audio
 from doppel.media._formats import VIDEO_WRITE_SUFFIXES
+from doppel.media._video import WRITE_MATRIX, RgbConverter
 from doppel.types import Frame
 
 log = logging.getLogger("doppel.media")
@@ -26,7 +27,6 @@ Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 ]
 _TIME_BASE = Fraction(1, 90000)  # fine enough for any real frame rate's timestamps
-_BT709 = 1
 _SNAP = Fraction(1, 1000)
 
 
@@ -47,7 +47,7 @@ class WriterConfig:
 
 
 class VideoWriter:
-    """Write frames as H.264 (yuv420p, BT.709) into .mp4, .mov or .mkv.
+    """Write frames as H.264 (yuv420p, BT.601 matrix, tagged) into .mp4, .mov or .mkv.
 
     Timing: each Frame's `pts` is kept (shifted so the first written frame starts at 0), so a
     variable-rate source stays variable-rate; frames without pts are spaced 1/fps apart.
@@ -90,6 +90,7 @@ class VideoWriter:
         self._stream = None
         self._audio: AudioCopy | AudioTranscode | None = None
         self._size: tuple[int, int] | None = None
+        self._converter = RgbConverter()
         self._first_pts: Fraction | None = None
         self._last_pts = -1
         self.frames_written = 0
@@ -119,8 +120,7 @@ class VideoWriter:
         seconds = self._seconds(frame)
         pts = max(round(seconds / _TIME_BASE), self._last_pts + 1)
         self._last_pts = pts
-        video_frame = av.VideoFrame.from_ndarray(_pad_even(rgb), format="rgb24")
-        video_frame = video_frame.reformat(format="yuv420p", dst_colorspace="itu709")
+        video_frame = self._converter.to_yuv(_pad_even(rgb))
         video_frame.pts = pts
         video_frame.time_base = _TIME_BASE
         self._mux(self._stream.encode(video_frame))
@@ -162,8 +162,9 @@ class VideoWriter:
         context = stream.codec_context
         context.time_base = _TIME_BASE
         context.framerate = self.fps
-        context.colorspace = context.color_primaries = context.color_trc = _BT709
+        context.colorspace = WRITE_MATRIX  # tagged, so players need not guess
         context.color_range = 1  # limited ("TV") range, what players expect from H.264
+        stream.thread_type = "FRAME"  # x264 frame threads: faster than PyAV's default slices
         context.options = {"crf": str(self.config.crf), "preset": self.config.preset}
         if self.threads:
             context.thread_count = self.threads

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -160,3 +161,10 @@ def test_write_image_formats(tmp_path):
     with pytest.raises(DoppelError, match="cannot write images as .gif"):
         write_image(tmp_path / "d.gif", rgb)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.jpg", "c.webp"]
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    out = write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
