@@ -51,17 +51,18 @@ def _read_video(path: Path, start: int, end: int | None, step: int, threads: int
         time_base = stream.time_base
         first_pts = stream.start_time or 0
         rate = stream.base_rate or stream.average_rate
-        index = -1
-        if start > 0 and rate and _is_constant_rate(path):
-            index = _seek(container, stream, start, rate)
+        # Seeking makes a late start cheap; frame indices then come from timestamps, which
+        # is exact only at a constant rate, so variable-rate video is decoded from the start.
+        by_timestamp = bool(start > 0 and rate and _is_constant_rate(path))
+        if by_timestamp:
+            _seek(container, stream, start, rate)
         decoded, broken, last_index = 0, 0, -1
         converter = RgbConverter()
         for frame in _decode(container, stream, path):
             if frame is None:
                 broken += 1
                 continue
-            if index >= 0 and frame.pts is not None:
-                # After a seek, the index comes from the timestamp (exact for constant rate).
+            if by_timestamp and frame.pts is not None:
                 index = round((frame.pts - first_pts) * time_base * rate)
             else:
                 index = last_index + 1
@@ -119,11 +120,10 @@ def _is_constant_rate(path: Path) -> bool:
     return not probe(path).variable_rate
 
 
-def _seek(container, stream, start: int, rate: Fraction) -> int:
+def _seek(container, stream, start: int, rate: Fraction) -> None:
     """Seek to the keyframe at or before frame `start`; frames until `start` are then skipped."""
     target = (stream.start_time or 0) + int(Fraction(start) / rate / stream.time_base)
     container.seek(target, stream=stream, backward=True, any_frame=False)
-    return 0
 
 
 def _upright(rgb: np.ndarray, frame: av.VideoFrame) -> np.ndarray:

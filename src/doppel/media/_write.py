@@ -15,7 +15,7 @@ import numpy as np
 
 from doppel.config import check_fields
 from doppel.errors import DoppelError
-from doppel.files import FinishHook, atomic_path, describe_write_error
+from doppel.files import FinishHook, atomic_path
 from doppel.media._audio import AudioCopy, AudioTranscode, open_audio
 from doppel.media._formats import VIDEO_WRITE_SUFFIXES
 from doppel.media._video import WRITE_MATRIX, RgbConverter
@@ -99,7 +99,6 @@ class VideoWriter:
         temp = self._stack.enter_context(
             atomic_path(self.path, inputs=self._inputs, on_finish=self._on_finish)
         )
-        self._temp = temp
         try:
             self._container = av.open(str(temp), mode="w")
         except (av.error.FFmpegError, OSError) as error:
@@ -123,7 +122,7 @@ class VideoWriter:
         video_frame = self._converter.to_yuv(_pad_even(rgb))
         video_frame.pts = pts
         video_frame.time_base = _TIME_BASE
-        self._mux(self._stream.encode(video_frame))
+        self._container.mux(self._stream.encode(video_frame))
         self.frames_written += 1
         if self._audio is not None:
             self._audio.pump(until=pts * _TIME_BASE)
@@ -174,19 +173,10 @@ class VideoWriter:
         elif self.audio_from is not None:
             log.warning("frames carry no timestamps: %s's audio is not muxed", self.audio_from)
 
-    def _mux(self, packets) -> None:
-        try:
-            self._container.mux(packets)
-        except OSError as error:
-            friendly = describe_write_error(error, self.path)
-            if friendly is None:
-                raise
-            raise friendly from error
-
     def _finish(self) -> None:
         if self._stream is None:
             raise DoppelError(f"no frames to write to {self.path}: the input yielded none")
-        self._mux(self._stream.encode(None))
+        self._container.mux(self._stream.encode(None))
         if self._audio is not None:
             end = self._last_pts * _TIME_BASE + 1 / self.fps
             self._audio.finish(end)
