@@ -20,6 +20,17 @@ def one_frame() -> Frame:
     return Frame(0, None, np.zeros((16, 16, 3), np.uint8))
 
 
+def add_silence(container, packets: int) -> None:
+    sound = container.add_stream("aac", rate=48000)
+    sound.layout = "mono"
+    for index in range(packets):
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = 48000, index * 1024
+        container.mux(sound.encode(frame))
+    container.mux(sound.encode(None))
+
+
 def test_missing_path(tmp_path):
     for call in (probe, lambda p: list(read_frames(p))):
         with pytest.raises(DoppelError, match="no such file or directory"):
@@ -83,14 +94,7 @@ def test_zero_frame_video(tmp_path):
         video = container.add_stream("libx264", rate=30)
         video.width = video.height = 64
         video.pix_fmt = "yuv420p"
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for index in range(10):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt",
-                                               layout="mono")
-            frame.sample_rate, frame.pts = 48000, index * 1024
-            container.mux(sound.encode(frame))
-        container.mux(sound.encode(None))
+        add_silence(container, packets=10)
         container.mux(video.encode(None))
     with pytest.raises(DoppelError, match="has no video frames"):
         probe(path)
@@ -101,13 +105,7 @@ def test_zero_frame_video(tmp_path):
 def test_audio_only_file(tmp_path):
     path = tmp_path / "voice.mp4"
     with av.open(str(path), "w") as container:
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt",
-                                           layout="mono")
-        frame.sample_rate, frame.pts = 48000, 0
-        container.mux(sound.encode(frame))
-        container.mux(sound.encode(None))
+        add_silence(container, packets=1)
     with pytest.raises(DoppelError, match="holds only audio"):
         probe(path)
     with pytest.raises(DoppelError, match="holds only audio"):
