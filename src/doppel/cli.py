@@ -30,12 +30,15 @@ class Command:
 def _commands() -> list[Command]:
     from doppel import bench, demo
     from doppel.media import commands as media
+    from doppel.provenance import commands as provenance
 
     return [
         Command("probe", "show size, frame rate, frame count, audio and rotation of media files",
                 media.ProbeConfig, media.run_probe),
         Command("cut", "re-encode a time range of a video, keeping its audio in sync",
                 media.CutConfig, media.run_cut),
+        Command("verify", "check a file's C2PA manifest and invisible watermark",
+                provenance.VerifyConfig, provenance.run_verify),
         Command("demo", "run the end-to-end demo (what exists so far)", demo.DemoConfig, demo.run),
         Command("bench", "run benchmarks and write JSON + markdown results",
                 bench.BenchConfig, bench.run),

@@ -47,13 +47,18 @@ def describe_write_error(error: OSError, path: Path) -> DoppelError | None:
 
 @contextmanager
 def atomic_path(
-    path: Path, *, inputs: Iterable[Path] = (), on_finish: FinishHook | None = None
+    path: Path,
+    *,
+    inputs: Iterable[Path] = (),
+    on_finish: FinishHook | None = None,
+    mode: int | None = None,
 ) -> Iterator[Path]:
     """Yield a temp path next to `path`; publish it as `path` only if the block succeeds.
 
     The temp name keeps the suffix so format detection by extension still works. `on_finish`
     runs on the complete temp file before the rename (provenance signing happens there). On any
-    error or Ctrl-C the temp file is removed and `path` is left as it was.
+    error or Ctrl-C the temp file is removed and `path` is left as it was. `mode` sets the
+    file's permissions (default: what open() would give under the umask; 0o600 for secrets).
     """
     path = check_output_path(Path(path), inputs)
     handle, temp_name = tempfile.mkstemp(
@@ -65,7 +70,7 @@ def atomic_path(
         yield temp
         if on_finish is not None:
             on_finish(temp)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
+        os.chmod(temp, 0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
         os.replace(temp, path)
     except OSError as error:
         friendly = describe_write_error(error, path)

@@ -216,6 +216,21 @@ def detect(luma_sum: npt.NDArray[np.float32]) -> Detection:
     return Detection(None, 0.0)
 
 
+def soft_bits(luma_sum: npt.NDArray[np.float32], scale: int = 1) -> npt.NDArray[np.float64]:
+    """The 112 soft code bits (payload then check, MSB first; > 0 reads as 1) of the most
+    reliable grid offset and tile phase at `scale`: what the decoder sees before the check
+    and Chase decoding. For measuring bit accuracy; `detect` is the decision."""
+    correlations = _correlation_map(_upscale(luma_sum, scale))
+    best, best_reliability = np.zeros(CODE_BITS), -1.0
+    for dy, dx in itertools.product(range(BLOCK), range(BLOCK)):
+        soft = _fold(correlations[dy::BLOCK, dx::BLOCK]).ravel()[_PHASES] @ _SPREAD
+        reliability = np.abs(soft).sum(axis=1)
+        phase = int(np.argmax(reliability))
+        if reliability[phase] > best_reliability:
+            best, best_reliability = soft[phase], float(reliability[phase])
+    return best
+
+
 def _upscale(picture: npt.NDArray[np.float32], scale: int) -> npt.NDArray[np.float32]:
     if scale == 1:
         return picture
