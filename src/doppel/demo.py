@@ -10,7 +10,7 @@ from doppel.runtime import Runtime
 
 # Stages of the pipeline that do not exist yet, with the issue that builds each.
 STAGES_TO_COME = (
-    ("label and verify", "invisible watermark, C2PA manifest, visible label (issue 3)"),
+    ("label and verify", "benchmark table and measured robustness still to finish (issue 3)"),
     ("synthetic actors", "people who do not exist, with ground truth (issues 4, 5)"),
     ("collect", "doppel extract: faces tracked, aligned and masked into a faceset (issue 6)"),
     ("measure", "doppel bench: swap-quality metrics and the classic baseline (issue 7)"),
@@ -27,14 +27,19 @@ class DemoConfig:
 def run(config: DemoConfig, runtime: Runtime) -> int:
     if config.keep is not None:
         config.keep.mkdir(parents=True, exist_ok=True)
-        _run_media(config.keep, runtime)
+        _run_stages(config.keep, runtime)
     else:
         with tempfile.TemporaryDirectory(prefix="doppel-demo-") as folder:
-            _run_media(Path(folder), runtime)
+            _run_stages(Path(folder), runtime)
     print("\nStill to come (not faked here):")
     for name, what in STAGES_TO_COME:
         print(f"  - {name}: {what}")
     return 0
+
+
+def _run_stages(folder: Path, runtime: Runtime) -> None:
+    _run_media(folder, runtime)
+    _run_labels(folder, runtime)
 
 
 def _run_media(folder: Path, runtime: Runtime) -> None:
@@ -57,3 +62,34 @@ def _run_media(folder: Path, runtime: Runtime) -> None:
     offsets = ", ".join(f"{o * 1000:+.1f} ms" for o in sync.offsets) or "none found"
     print(f"  cut seconds 1-3: {out.frame_count} frames, {float(out.duration):.3f} s; "
           f"flash-to-click offsets {offsets} (one frame = {1000 / float(info.fps):.1f} ms)")
+
+
+def _run_labels(folder: Path, runtime: Runtime) -> None:
+    """Label and verify: watermark + visible label + signed manifest, then strip and recover."""
+    import numpy as np
+    from PIL import Image
+
+    from doppel.media import read_frames, write_image
+    from doppel.provenance import (Claim, Watermarker, local_signer, mark_frame,
+                                   new_watermark_id, sign_file, verify)
+    from doppel.provenance.ledger import LEDGER_FILE
+    from doppel.types import Consent
+
+    print("\nStage: label and verify (watermark, visible label, signed C2PA manifest)")
+    config_dir = runtime.config_dir or folder
+    signer, ledger = local_signer(config_dir / "keys"), config_dir / LEDGER_FILE
+    consent = Consent("test pattern", "synthetic: no person is shown", "2026-11-25", "synthetic")
+    frame = next(iter(read_frames(folder / "calibration.mp4", start=40, end=41))).rgb
+    frame = np.ascontiguousarray(np.asarray(Image.fromarray(frame).resize((1280, 720))))
+    watermark_id = new_watermark_id()
+    claim = Claim("synthetic", watermark_id, (consent.id,), title="labelled.png")
+    labelled = write_image(folder / "labelled.png", mark_frame(frame, Watermarker(watermark_id)),
+                           on_finish=lambda temp: sign_file(temp, claim, signer, ledger))
+    print(f"  {labelled.name}: {verify(labelled).verdict}")
+    screenshot = folder / "screenshot.jpg"  # re-saved: the manifest does not survive this
+    Image.open(labelled).convert("RGB").save(screenshot, quality=75)
+    report = verify(screenshot, ledger=ledger)
+    print(f"  {screenshot.name} (re-saved as JPEG q75): {report.verdict}; ledger finds "
+          f"{report.recovered_from or 'nothing'}")
+    print(f"  local signing keys: {signer.chain.parent} (untrusted; `doppel verify --trust "
+          f"{signer.ca}` trusts them)")

@@ -72,9 +72,27 @@ def run_cut(config: CutConfig, runtime: Runtime) -> int:
                           f"{config.end} s (it lasts {float(info.duration):.3f} s)")
     frames = read_frames(config.input, start=first, end=last, threads=runtime.threads)
     with VideoWriter(config.output, info.fps, audio_from=config.input, config=config.video,
-                     threads=runtime.threads, inputs=(config.input,)) as writer:
+                     threads=runtime.threads, inputs=(config.input,),
+                     on_finish=_carry_provenance(config, runtime)) as writer:
         for frame in tqdm(frames, total=last - first, unit="frame", disable=not runtime.progress,
                           desc="cut", leave=False):
             writer.write(frame)
     print(f"wrote {config.output}: {writer.frames_written} frames")
     return 0
+
+
+def _carry_provenance(config: CutConfig, runtime: Runtime):
+    """A cut of a doppel-labelled video is signed as an edit of it, so its credentials (and
+    the parent manifest, inside the ingredient) stay with the piece; the watermark is in the
+    pixels already."""
+    from doppel.provenance import Claim, local_signer, read_manifest, sign_file
+    from doppel.provenance.ledger import LEDGER_FILE
+
+    parent = read_manifest(config.input)
+    if parent.watermark_id is None or runtime.config_dir is None:
+        return None
+    claim = Claim("edit", parent.watermark_id, parent.consent_ids, parent.model_id,
+                  parent=config.input, title=config.output.name)
+    signer = local_signer(runtime.config_dir / "keys")
+    ledger = runtime.config_dir / LEDGER_FILE
+    return lambda temp: sign_file(temp, claim, signer, ledger)

@@ -2,7 +2,8 @@
 
 A swap is an EDIT of its input (the parent ingredient) with a `c2pa.edited` action whose
 digital source type is compositeWithTrainedAlgorithmicMedia; a synthetic-actor render is a
-CREATE with algorithmicMedia. Every manifest records `c2pa.watermarked` with a soft-binding
+CREATE with algorithmicMedia; an "edit" (e.g. `doppel cut` of a labelled file) is an EDIT whose
+parent ingredient carries the original manifest, so the chain of credentials survives. Every manifest records `c2pa.watermarked` with a soft-binding
 assertion holding the watermark id, and doppel's own assertion with the model id, the consent
 record ids and the tool version.
 """
@@ -21,7 +22,7 @@ from doppel import __version__
 from doppel.errors import DoppelError
 from doppel.provenance.keys import SignerFiles
 
-ClaimKind = Literal["swap", "synthetic"]
+ClaimKind = Literal["swap", "synthetic", "edit"]
 SOFT_BINDING_ALG = "org.doppel.wm.1"
 DOPPEL_ASSERTION = "org.doppel.provenance"
 _IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -78,10 +79,13 @@ def mime_type(path: Path) -> str:
 
 
 def manifest_json(claim: Claim, title: str) -> dict[str, Any]:
-    source_type = _IPTC + SOURCE_TYPES[claim.kind]
-    main_action = ({"action": "c2pa.edited", "digitalSourceType": source_type}
-                   if claim.kind == "swap" else
-                   {"action": "c2pa.created", "digitalSourceType": source_type})
+    if claim.kind == "edit":
+        main_action: dict[str, str] = {"action": "c2pa.edited"}
+    elif claim.kind == "swap":
+        main_action = {"action": "c2pa.edited", "digitalSourceType": _IPTC + SOURCE_TYPES["swap"]}
+    else:
+        main_action = {"action": "c2pa.created",
+                       "digitalSourceType": _IPTC + SOURCE_TYPES["synthetic"]}
     payload = claim.watermark_id.to_bytes(8, "big")
     return {
         "claim_generator_info": [{"name": "doppel", "version": __version__}],
@@ -115,9 +119,9 @@ def sign_file(path: Path, claim: Claim, signer: SignerFiles) -> None:
     try:
         context = c2pa.Context.from_dict(_SETTINGS)
         builder = c2pa.Builder(json.dumps(manifest_json(claim, path.name)), context=context)
-        if claim.kind == "swap":
+        if claim.kind in ("swap", "edit"):
             if claim.parent is None:
-                raise ValueError("a swap's claim needs its input as parent")
+                raise ValueError(f"an {claim.kind} claim needs its input as parent")
             builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
             with open(claim.parent, "rb") as parent:
                 builder.add_ingredient({"title": Path(claim.parent).name,
