@@ -15,6 +15,7 @@ from doppel.errors import DoppelError
 from doppel.media._probe import probe
 from doppel.media._read import read_frames
 from doppel.media._write import VideoWriter, WriterConfig
+from doppel.provenance.keys import SigningConfig
 from doppel.runtime import Runtime
 
 
@@ -52,6 +53,8 @@ class CutConfig:
     end: float | None = field(default=None, metadata={"help": "end time in seconds "
                                                       "(default: the end of the input)"})
     video: WriterConfig = field(default_factory=WriterConfig, metadata={"help": "encoding"})
+    signing: SigningConfig = field(default_factory=SigningConfig, metadata={
+        "help": "signer for a labelled input's piece"})
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -85,7 +88,8 @@ def _carry_provenance(config: CutConfig, runtime: Runtime):
     """A cut of a doppel-labelled video is signed as an edit of it, so its credentials (and
     the parent manifest, inside the ingredient) stay with the piece; the watermark is in the
     pixels already."""
-    from doppel.provenance import Claim, local_signer, read_manifest, sign_file
+    from doppel.provenance import Claim, read_manifest, sign_file
+    from doppel.provenance.keys import signer_for
     from doppel.provenance.ledger import LEDGER_FILE
 
     parent = read_manifest(config.input)
@@ -93,6 +97,6 @@ def _carry_provenance(config: CutConfig, runtime: Runtime):
         return None
     claim = Claim("edit", parent.watermark_id, parent.consent_ids, parent.model_id,
                   parent=config.input, title=config.output.name)
-    signer = local_signer(runtime.config_dir / "keys")
+    signer = signer_for(config.signing, runtime.config_dir)
     ledger = runtime.config_dir / LEDGER_FILE
     return lambda temp: sign_file(temp, claim, signer, ledger)

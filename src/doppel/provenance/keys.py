@@ -9,7 +9,7 @@ it) and an EC P-256 signer certificate. Both say "local, untrusted" in their nam
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from doppel.errors import DoppelError
@@ -35,6 +35,28 @@ class SignerFiles:
         except OSError as error:
             raise DoppelError(f"cannot read signing certificate or key ({error}): check "
                               "--sign-cert/--sign-key") from None
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """Who signs the manifests of outputs; signing itself cannot be turned off."""
+
+    sign_cert: Path | None = field(default=None, metadata={
+        "help": "PEM certificate chain to sign manifests with, signer first (default: a local, "
+                "untrusted signer made in the config directory)", "metavar": "CHAIN.pem"})
+    sign_key: Path | None = field(default=None, metadata={
+        "help": "PEM private key of --sign-cert", "metavar": "KEY.pem"})
+
+    def __post_init__(self) -> None:
+        if (self.sign_cert is None) != (self.sign_key is None):
+            raise DoppelError("--sign-cert and --sign-key go together: give both or neither")
+
+
+def signer_for(config: SigningConfig, config_dir: Path) -> SignerFiles:
+    """The user's own signer when given, else the local one in `config_dir`/keys."""
+    if config.sign_cert is not None and config.sign_key is not None:
+        return SignerFiles(config.sign_cert, config.sign_key)
+    return local_signer(Path(config_dir) / "keys")
 
 
 def local_signer(keys_dir: Path) -> SignerFiles:

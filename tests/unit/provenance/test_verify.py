@@ -183,3 +183,22 @@ def test_cut_of_a_labelled_video_keeps_its_credentials(tmp_path, picture, signer
     assert report.manifest.model_id == "model-7" and report.manifest.consent_ids == (CONSENT.id,)
     ingredients = report.manifest.manifest.get("ingredients", [])
     assert ingredients and ingredients[0]["title"] == "swap.mp4"
+
+
+def test_own_signer_is_used_and_a_bad_one_is_a_clear_error(tmp_path, picture, signer):
+    from doppel.errors import DoppelError
+    from doppel.provenance.keys import SigningConfig, signer_for
+
+    own = signer_for(SigningConfig(sign_cert=signer.chain, sign_key=signer.key), tmp_path)
+    assert own.chain == signer.chain and not (tmp_path / "keys").exists()
+    assert signer_for(SigningConfig(), tmp_path).chain.parent == tmp_path / "keys"
+    with pytest.raises(DoppelError, match="go together"):
+        SigningConfig(sign_cert=signer.chain)
+    bad_key = tmp_path / "bad.pem"
+    bad_key.write_text("-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n")
+    path = write_image(tmp_path / "a.png", picture)
+    claim = Claim("synthetic", 1, (CONSENT.id,))
+    with pytest.raises(DoppelError, match="cannot sign a.png"):
+        sign_file(path, claim, signer_for(SigningConfig(signer.chain, bad_key), tmp_path))
+    assert not read_manifest(path).present and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.png", "bad.pem", "keys"]
