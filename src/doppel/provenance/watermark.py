@@ -38,8 +38,8 @@ CODE_BITS = PAYLOAD_BITS + CHECK_BITS
 CHASE_BITS = 14  # least reliable bits tried flipped (measured: near misses were 13th-17th)
 TOP = 2  # most reliable candidates per scale that get Chase decoding
 SCALES = (1, 2)  # picture as is; picture upscaled 2x (it had been halved)
-DEFAULT_STRENGTH = 24.0  # pattern amplitude (L2 over a textured block): 3 luma levels RMS
-MASK_TEXTURE = 16.0  # block standard deviation at which the full strength is used
+DEFAULT_STRENGTH = 21.0  # pattern amplitude (L2 over a textured block): 2.6 luma levels RMS
+MASK_TEXTURE = 14.0  # block standard deviation at which the full strength is used
 MASK_FLOOR = 0.3  # share of the strength flat blocks get
 _DOMAIN = b"doppel-wm-v1"
 # Detection subtracts a 5x5 local mean first: the picture's smooth part holds no mark but
@@ -118,8 +118,8 @@ class Watermarker:
 
     The pattern's amplitude follows each block's texture (standard deviation of green, a
     cheap stand-in for luma): flat areas, where a change is easiest to see, get
-    `MASK_FLOOR` of it, textured ones all of it. Measured on 13 720p pictures: PSNR >= 42 dB, SSIM
-    >= 0.983 (see BENCHMARKS.md).
+    `MASK_FLOOR` of it, textured ones all of it. Measured on 13 720p pictures: PSNR >= 40 dB, SSIM
+    >= 0.985 (see BENCHMARKS.md).
     """
 
     def __init__(self, payload: int, strength: float = DEFAULT_STRENGTH) -> None:
