@@ -19,14 +19,10 @@ by a few tens of milliseconds per run (under 1 % of a 10 s clip's transcode).
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,10 +30,10 @@ from typing import Any
 import av
 
 from doppel.bench import BenchConfig
+from doppel.bench._report import (Say, cached_clip, first_line, machine_facts, progress_printer,
+                                  verdict, write_results)
 from doppel.errors import DoppelError
-from doppel.files import atomic_path
 from doppel.media import WriterConfig, probe
-from doppel.media.testclip import make_test_clip
 from doppel.runtime import Runtime
 
 WORK = Path("benchmarks/work")
@@ -48,7 +44,6 @@ SPEED_BAR = 0.8
 REPORT_ONLY_PRESET = "ultrafast"
 
 Result = dict[str, Any]
-Say = Callable[[str], None]
 
 
 def run(config: BenchConfig, runtime: Runtime) -> None:
@@ -56,7 +51,7 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
     short_seconds, long_seconds = (2, 12) if config.quick else (10, 120)
     repetitions = 1 if config.quick else 5
     WORK.mkdir(parents=True, exist_ok=True)
-    say = progress_printer(runtime)
+    say = progress_printer("media-io", runtime)
     short = ensure_clip(short_seconds, say)
     long = ensure_clip(long_seconds, say)
     default = WriterConfig()
@@ -74,7 +69,7 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
     }
     results["bars"] = judge(results, default.preset)
     print(format_table(results))
-    write_results(results, config.output)
+    write_results("media-io", results, format_markdown(results), config.output)
 
 
 def find_ffmpeg() -> str:
@@ -87,26 +82,8 @@ def find_ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def progress_printer(runtime: Runtime) -> Say:
-    def say(message: str) -> None:
-        if runtime.progress:
-            print(f"media-io: {message}", file=sys.stderr, flush=True)
-
-    return say
-
-
 def ensure_clip(seconds: int, say: Say) -> Path:
-    """The test clip of that length, made once and reused while its duration is right."""
-    path = WORK / f"clip-{SIZE[0]}x{SIZE[1]}-{seconds}s.mp4"
-    if path.exists():
-        try:
-            info = probe(path)
-            if info.duration == seconds and (info.width, info.height) == SIZE:
-                return path
-        except DoppelError:
-            pass  # a broken leftover: make it again
-    say(f"making a {seconds} s test clip at {path} (once)")
-    return make_test_clip(path, seconds=seconds, size=SIZE, fps=FPS)
+    return cached_clip(WORK / f"clip-{SIZE[0]}x{SIZE[1]}-{seconds}s.mp4", seconds, SIZE, FPS, say)
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -194,43 +171,11 @@ def judge(results: Result, default_preset: str) -> list[Result]:
 
 
 def describe_machine(ffmpeg: str, quick: bool) -> Result:
-    return {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "pyav": av.__version__,
-        "ffmpeg": first_line([ffmpeg, "-version"]),
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": first_line(["git", "rev-parse", "--short", "HEAD"]),
-        "git_dirty": bool(first_line(["git", "status", "--porcelain"])),
-        "command": "doppel bench media-io" + (" --quick" if quick else ""),
-    }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def first_line(command: list[str]) -> str | None:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    lines = done.stdout.splitlines()
-    return lines[0] if lines else ""
+    return {**machine_facts("media-io", quick), "pyav": av.__version__,
+            "ffmpeg": first_line([ffmpeg, "-version"])}
 
 
 # -- reporting ---------------------------------------------------------------------------------
-
-
-def verdict(passed: bool | None) -> str:
-    return "report only" if passed is None else ("PASS" if passed else "FAIL")
 
 
 def format_table(results: Result) -> str:
@@ -302,9 +247,3 @@ def format_markdown(results: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(results: Result, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in (("media-io.json", json.dumps(results, indent=2) + "\n"),
-                       ("media-io.md", format_markdown(results))):
-        with atomic_path(folder / name) as temp:
-            temp.write_text(text)

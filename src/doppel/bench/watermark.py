@@ -35,14 +35,12 @@ import io
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -52,11 +50,9 @@ import numpy.typing as npt
 from PIL import Image
 
 from doppel.bench import BenchConfig
-from doppel.bench.media_io import cpu_model, first_line, verdict
-from doppel.errors import DoppelError
-from doppel.files import atomic_path
-from doppel.media import VideoWriter, WriterConfig, probe, read_frames
-from doppel.media.testclip import make_test_clip
+from doppel.bench._report import (Say, cached_clip, machine_facts, progress_printer, verdict,
+                                  write_results)
+from doppel.media import VideoWriter, WriterConfig, read_frames
 from doppel.provenance.watermark import (
     CLIP_FALSE_POSITIVE_BOUND,
     FALSE_POSITIVE_BOUND,
@@ -85,13 +81,12 @@ SEED = 20261125
 
 Rgb = npt.NDArray[np.uint8]
 Result = dict[str, Any]
-Say = Callable[[str], None]
 
 
 def run(config: BenchConfig, runtime: Runtime) -> None:
     apply_threads(runtime.threads)
     WORK.mkdir(parents=True, exist_ok=True)
-    say = progress_printer(runtime)
+    say = progress_printer("watermark", runtime)
     clip = ensure_clip(say)
     pictures = test_pictures(clip)
     attacked = {name: pictures[name] for name in QUICK_ATTACK_PICTURES} if config.quick \
@@ -107,15 +102,7 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
     }
     results["bars"] = judge(results)
     print(format_table(results))
-    write_results(results, config.output)
-
-
-def progress_printer(runtime: Runtime) -> Say:
-    def say(message: str) -> None:
-        if runtime.progress:
-            print(f"watermark: {message}", file=sys.stderr, flush=True)
-
-    return say
+    write_results("watermark", results, format_markdown(results), config.output)
 
 
 # -- pictures ----------------------------------------------------------------------------------
@@ -124,15 +111,7 @@ def progress_printer(runtime: Runtime) -> Say:
 def ensure_clip(say: Say) -> Path:
     """The 720p calibration clip, made once and reused while it is intact."""
     path = WORK / f"calibration-{SIZE[0]}x{SIZE[1]}-{CLIP_SECONDS}s.mp4"
-    if path.exists():
-        try:
-            info = probe(path)
-            if info.duration == CLIP_SECONDS and (info.width, info.height) == SIZE:
-                return path
-        except DoppelError:
-            pass  # a broken leftover: make it again
-    say(f"making the calibration clip at {path} (once)")
-    return make_test_clip(path, seconds=CLIP_SECONDS, size=SIZE, fps=CLIP_FPS)
+    return cached_clip(path, CLIP_SECONDS, SIZE, CLIP_FPS, say)
 
 
 def sample_photo(name: str) -> Rgb:
@@ -491,19 +470,9 @@ def describe_machine(quick: bool) -> Result:
     import skimage
     import torch
 
-    return {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "pillow": Image.__version__,
-        "scikit_image": skimage.__version__,
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": first_line(["git", "rev-parse", "--short", "HEAD"]),
-        "git_dirty": bool(first_line(["git", "status", "--porcelain"])),
-        "command": "doppel bench watermark" + (" --quick" if quick else ""),
-    }
+    return {**machine_facts("watermark", quick), "numpy": np.__version__,
+            "torch": torch.__version__, "pillow": Image.__version__,
+            "scikit_image": skimage.__version__}
 
 
 def format_table(results: Result) -> str:
@@ -606,9 +575,3 @@ def format_markdown(results: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(results: Result, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in (("watermark.json", json.dumps(results, indent=2) + "\n"),
-                       ("watermark.md", format_markdown(results))):
-        with atomic_path(folder / name) as temp:
-            temp.write_text(text)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from doppel.media import VideoWriter, WriterConfig, read_frames, write_image
+from doppel.media import VideoWriter, WriterConfig, write_image
 from doppel.provenance import (
     Claim,
     LabelConfig,
