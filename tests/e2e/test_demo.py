@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -5,12 +6,16 @@ import pytest
 
 
 @pytest.mark.slow
-def test_make_demo_runs_what_exists_and_names_what_is_to_come():
+def test_make_demo_runs_what_exists_and_names_what_is_to_come(tmp_path):
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}  # keys and ledger go here
     result = subprocess.run([sys.executable, "-m", "doppel", "demo"], capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "cut seconds 1-3: 60 frames, 2.000 s" in out
     offsets = [float(part.split()[0]) for part in out.split("offsets ")[1].split(" (")[0].split(",")]
     assert len(offsets) == 2 and all(abs(o) < 33.3 for o in offsets)
+    assert "labelled.png: AI-generated (manifest + watermark)" in out
+    assert "(watermark only; manifest stripped); ledger finds labelled.png" in out
+    assert (tmp_path / "doppel" / "keys" / "local-ca.pem").exists()
     assert "Still to come" in out and "issue 3" in out
