@@ -52,8 +52,17 @@ def verify(path: Path, *, trust: Path | None = None, ledger: Path | None = None)
     manifest = read_manifest(path, trust=trust)
     try:
         if kind == "video":
-            frames = [frame.rgb for frame in islice(read_frames(path), MAX_FRAMES)]
-            watermark, checked = detect_frames(frames), len(frames)
+            # Streamed: detect_frames sums as it goes, so memory does not grow with frames.
+            frames = islice(read_frames(path), MAX_FRAMES)
+            counted = [0]
+
+            def pictures():
+                for frame in frames:
+                    counted[0] += 1
+                    yield frame.rgb
+
+            watermark = detect_frames(pictures())
+            checked = counted[0]
         else:
             watermark, checked = detect(luma(read_image(path))), 1
     except DoppelError as error:

@@ -293,23 +293,18 @@ def _detect_at_scale(picture: np.ndarray) -> Detection:
     return Detection(None, 0.0)
 
 
-def _split(bits: np.ndarray) -> tuple[bytes, bytes]:
-    """Payload bytes and check bytes of one row of 112 hard bits."""
-    packed = np.packbits(bits).tobytes()
-    return packed[: PAYLOAD_BITS // 8], packed[PAYLOAD_BITS // 8:]
-
-
-def _matches(payload: bytes, check: bytes) -> bool:
-    return hashlib.sha256(_DOMAIN + payload).digest()[: CHECK_BITS // 8] == check
+def _valid_payloads(bits: np.ndarray):
+    """(row, payload) for each row of 112 hard bits whose 48-bit check matches its payload."""
+    for row, word in enumerate(np.packbits(bits, axis=1)):
+        payload = word[: PAYLOAD_BITS // 8].tobytes()
+        if hashlib.sha256(_DOMAIN + payload).digest()[: CHECK_BITS // 8] == \
+                word[PAYLOAD_BITS // 8:].tobytes():
+            yield row, int.from_bytes(payload, "big")
 
 
 def _hard_decode(soft: np.ndarray):
     """(row, payload) for each row of soft code bits whose check matches."""
-    packed = np.packbits(soft > 0, axis=1)
-    for row, word in enumerate(packed):
-        payload, check = word[: PAYLOAD_BITS // 8].tobytes(), word[PAYLOAD_BITS // 8:].tobytes()
-        if _matches(payload, check):
-            yield row, int.from_bytes(payload, "big")
+    return _valid_payloads(soft > 0)
 
 
 def _chase_decode(soft: np.ndarray) -> tuple[int, int] | None:
@@ -317,10 +312,8 @@ def _chase_decode(soft: np.ndarray) -> tuple[int, int] | None:
     weakest = np.argsort(np.abs(soft))[:CHASE_BITS]
     trials = np.repeat((soft > 0)[None, :], len(_FLIPS), axis=0)
     trials[:, weakest] ^= _FLIPS
-    for row, word in enumerate(np.packbits(trials, axis=1)):
-        payload, check = word[: PAYLOAD_BITS // 8].tobytes(), word[PAYLOAD_BITS // 8:].tobytes()
-        if _matches(payload, check):
-            return int.from_bytes(payload, "big"), int(_FLIPS[row].sum())
+    for row, payload in _valid_payloads(trials):
+        return payload, int(_FLIPS[row].sum())
     return None
 
 

@@ -95,6 +95,7 @@ def test_video_round_trip_strip_and_recover(tmp_path, picture, signer, run_ffmpe
     assert "c2pa.edited" in manifest.actions and manifest.model_id == "model-7"
     report = verify(path, ledger=ledger)
     assert report.verdict == "AI-generated (manifest + watermark)"
+    assert report.frames_checked == 20
 
     reencoded = tmp_path / "reencoded.mp4"  # what an upload site does: the manifest is gone
     run_ffmpeg("-i", str(path), "-c:v", "libx264", "-crf", "23", "-preset", "veryfast",
