@@ -66,6 +66,8 @@ def verify(path: Path, *, trust: Path | None = None, ledger: Path | None = None)
         else:
             watermark, checked = detect(luma(read_image(path))), 1
     except DoppelError as error:
+        if not manifest.manifest:
+            raise  # neither pixels nor a manifest: not a usable file at all
         # Pixels that cannot be decoded hold no readable mark; the manifest still speaks.
         log.warning("%s: %s", path, error)
         watermark, checked = Detection(None, 0.0), 0

@@ -129,6 +129,15 @@ def test_changed_pixels_fail_validation(tmp_path, picture, signer):
     assert verify(path).verdict.startswith("manifest INVALID")
 
 
+def test_garbage_file_is_a_user_error(tmp_path):
+    from doppel.errors import DoppelError
+
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(DoppelError, match="corrupt or not an image"):
+        verify(junk)
+
+
 def test_clean_file_has_no_provenance(tmp_path, picture, clip):
     path = write_image(tmp_path / "clean.png", picture)
     assert verify(path).verdict == "no provenance"
