@@ -48,8 +48,10 @@ def resolve_device(device: Device) -> str:
 
 
 def apply_threads(threads: int) -> None:
-    """Cap torch's intra-op threads when the user asked for a number."""
+    """Cap torch's and OpenCV's threads when the user asked for a number."""
     if threads:
+        import cv2
         import torch
 
         torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)

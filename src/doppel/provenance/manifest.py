@@ -23,7 +23,7 @@ from doppel.errors import DoppelError
 from doppel.provenance.keys import SignerFiles
 
 ClaimKind = Literal["swap", "synthetic", "edit"]
-SOFT_BINDING_ALG = "org.doppel.wm.1"
+SOFT_BINDING_ALG = "org.doppel.wm.2"
 DOPPEL_ASSERTION = "org.doppel.provenance"
 _IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 SOURCE_TYPES = {"swap": "compositeWithTrainedAlgorithmicMedia", "synthetic": "algorithmicMedia"}
