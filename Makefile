@@ -16,6 +16,9 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet $(TORCH_FIND) torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	# mediapipe's metadata pulls jax (~600 MB) and a GUI OpenCV that clobbers the headless
+	# one; what it imports is in pyproject. 0.10.14 is the last version with its models inside.
+	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.14
 	touch $(STAMP)
 
 setup: $(STAMP)
