@@ -31,6 +31,7 @@ def _commands() -> list[Command]:
     from doppel import bench, demo
     from doppel.media import commands as media
     from doppel.provenance import commands as provenance
+    from doppel.synth import commands as synth
 
     return [
         Command("probe", "show size, frame rate, frame count, audio and rotation of media files",
@@ -39,6 +40,8 @@ def _commands() -> list[Command]:
                 media.CutConfig, media.run_cut),
         Command("verify", "check a file's C2PA manifest and invisible watermark",
                 provenance.VerifyConfig, provenance.run_verify),
+        Command("synth", "render clips of synthetic actors (people who do not exist) with their "
+                "ground truth", synth.SynthConfig, synth.run_synth),
         Command("demo", "run the end-to-end demo (what exists so far)", demo.DemoConfig, demo.run),
         Command("bench", "run benchmarks and write JSON + markdown results",
                 bench.BenchConfig, bench.run),
