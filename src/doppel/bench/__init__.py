@@ -9,13 +9,13 @@ from typing import Literal
 from doppel.config import check_fields
 from doppel.runtime import Runtime
 
-Suite = Literal["media-io", "watermark"]
+Suite = Literal["media-io", "watermark", "synth"]
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     suites: tuple[Suite, ...] = field(
-        default=("media-io", "watermark"),
+        default=("media-io", "watermark", "synth"),
         metadata={"help": "benchmarks to run", "positional": True, "metavar": "SUITE"},
     )
     output: Path = field(default=Path("benchmarks/results"),
@@ -27,9 +27,9 @@ class BenchConfig:
 
 
 def run(config: BenchConfig, runtime: Runtime) -> int:
-    from doppel.bench import media_io, watermark
+    from doppel.bench import media_io, synth, watermark
 
-    runners = {"media-io": media_io.run, "watermark": watermark.run}
+    runners = {"media-io": media_io.run, "watermark": watermark.run, "synth": synth.run}
     for suite in config.suites:
         runners[suite](config, runtime)
     return 0
