@@ -18,4 +18,6 @@ def test_make_demo_runs_what_exists_and_names_what_is_to_come(tmp_path):
     assert "labelled.png: AI-generated (manifest + watermark)" in out
     assert "(watermark only; manifest stripped); ledger finds labelled.png" in out
     assert (tmp_path / "doppel" / "keys" / "local-ca.pem").exists()
-    assert "Still to come" in out and "issue 3" in out
+    assert out.count("    AI-generated (manifest + watermark)") == 2  # the two actors' clips
+    assert "contact-sheet.png: 6 actors" in out
+    assert "Still to come" in out and "issue 5" in out
