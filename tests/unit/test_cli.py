@@ -80,9 +80,12 @@ def test_ctrl_c_exits_130_and_leaves_no_file(tmp_path):
     source = make_test_clip(tmp_path / "long.mp4", seconds=20.0, size=(640, 360),
                             fps=Fraction(30), flashes=())
     out = tmp_path / "out.mp4"
+    # A shell that started this run in the background may have set SIGINT to "ignore", which
+    # children inherit and Python then respects: give the child the default, as a terminal does.
     process = subprocess.Popen(
         [sys.executable, "-m", "doppel", "cut", str(source), "-o", str(out), "--preset", "slow"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.*")) and time.monotonic() < deadline:
         time.sleep(0.05)
