@@ -2,7 +2,8 @@
 from an expression (jaw, mouth, smile, blinks, brows) on top of the packaged base face.
 
 `HeadBuilder(actor)` does all the per-actor work once (identity shape, eyeballs, skull, ears,
-neck, shoulders, expression weight fields); `.build(expression)` then costs about a millisecond.
+neck, shoulders, hair, beard, glasses, expression weight fields); `.build(expression)` then costs
+about a millisecond.
 `build_head(actor, expression)` does the same through a small cache of builders.
 
 Frame and units as `face_model`: centimetres, x the subject's left, y up, z towards the camera.
@@ -11,27 +12,41 @@ Frame and units as `face_model`: centimetres, x the subject's left, y up, z towa
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
 from doppel.synth.face_model import FaceModel, load_face_model, vertex_normals
+from doppel.synth.skin import (PLAIN_UV, default_brow_colour, default_lip_colour, face_uv,
+                               make_skin_texture)
 
 # Part ids (Mesh.labels / rendered part maps); 0 is the background.
-SKIN = 1  # the face mesh (brows are colour on it)
+SKIN = 1  # the face mesh (brows, lashes and lips' colour are its texture)
 LIPS = 2
 EYE_WHITE = 3
 IRIS = 4  # iris and pupil
 MOUTH = 5  # mouth cavity and teeth
-BROW = 6  # reserved: brows are drawn as colour on SKIN vertices
-HEAD = 7  # skull, scalp, hair, ears
+BROW = 6  # reserved: brows are drawn in the SKIN texture
+HEAD = 7  # skull, scalp, ears
 NECK = 8
 CLOTHES = 9
+HAIR = 10  # hair, beard and moustache (stubble is drawn in the SKIN vertex colours)
+GLASSES = 11
+# Facial hair and glasses lie on the face but hide it: they are not face parts (see render).
 FACE_PARTS = (SKIN, LIPS, EYE_WHITE, IRIS, MOUTH, BROW)
+
+HairStyle = Literal["bald", "buzz", "short", "medium", "long", "bun"]
+BeardStyle = Literal["none", "stubble", "moustache", "full"]
+GlassesStyle = Literal["none", "round", "rectangular"]
+HAIR_STYLES: tuple[str, ...] = get_args(HairStyle)
+BEARD_STYLES: tuple[str, ...] = get_args(BeardStyle)
+GLASSES_STYLES: tuple[str, ...] = get_args(GlassesStyle)
 
 SHAPE_PARAMETERS = (
     "face_width", "face_length", "jaw_width", "chin_length", "cheek_fullness", "nose_length",
@@ -44,17 +59,34 @@ FACE_VERTICES = 478
 MAX_JAW_ANGLE = np.deg2rad(18.0)
 _SHAPE_LIMIT = 2.5
 
-# Skin tones (RGB, as the renderer multiplies them) from very light to very dark.
-_SKIN_TONES = np.array([(0.96, 0.80, 0.70), (0.90, 0.70, 0.57), (0.80, 0.58, 0.44),
-                        (0.64, 0.44, 0.31), (0.45, 0.30, 0.20), (0.28, 0.18, 0.12)])
+# Skin tones (RGB albedo, as the renderer multiplies them: it applies no gamma, so these are
+# close to how a lit face should look) from very light to very dark.
+_SKIN_TONES = np.array([(1.0, 0.88, 0.80), (0.98, 0.82, 0.70), (0.92, 0.72, 0.58),
+                        (0.80, 0.59, 0.43), (0.64, 0.44, 0.30), (0.46, 0.30, 0.20),
+                        (0.31, 0.20, 0.13)])
 _HAIR_COLOURS = np.array([(0.05, 0.04, 0.035), (0.16, 0.10, 0.06), (0.32, 0.21, 0.12),
                           (0.62, 0.50, 0.30), (0.52, 0.52, 0.50), (0.42, 0.18, 0.08)])
-_IRIS_COLOURS = np.array([(0.30, 0.17, 0.07), (0.14, 0.08, 0.04), (0.28, 0.42, 0.58),
-                          (0.30, 0.40, 0.22), (0.42, 0.32, 0.14)])
+_IRIS_COLOURS = np.array([(0.30, 0.17, 0.07), (0.14, 0.08, 0.04), (0.22, 0.12, 0.05),
+                          (0.33, 0.48, 0.66), (0.45, 0.55, 0.62), (0.30, 0.42, 0.22),
+                          (0.45, 0.34, 0.14)])
 _TEETH = (0.92, 0.89, 0.80)
 _CAVITY = (0.22, 0.04, 0.04)
 _PUPIL = (0.02, 0.02, 0.02)
 _EYE_WHITE = (0.90, 0.88, 0.84)
+_GLASSES_FRAME = (0.08, 0.08, 0.09)
+# Where the head's rigid parts sit, shared with `hair` (hair, curtains and glasses' arms must
+# meet them): the skull's vertical axis depth, the ears' centre height and how far in front of
+# the skull's axis they sit, and the shoulders' ellipsoid (centre relative to the skull's axis
+# at height 0, radii), all in cm.
+SKULL_AXIS_Z = -7.6
+EAR_HEIGHT = -1.6
+EAR_FORWARD = 1.3
+SHOULDER_OFFSET = np.array([0.0, -22.0, 0.5])
+SHOULDER_RADII = np.array([19.0, 6.5, 9.0])
+# random_actor's draws: hair style, beard and glasses odds (in HAIR_STYLES' ... order).
+_HAIR_STYLE_ODDS = (0.10, 0.16, 0.22, 0.20, 0.18, 0.14)
+_BEARD_ODDS = (0.55, 0.15, 0.10, 0.20)
+_GLASSES_ODDS = (0.70, 0.15, 0.15)
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -62,7 +94,8 @@ FloatArray = npt.NDArray[np.float32]
 @dataclass(frozen=True)
 class Actor:
     """A person who does not exist. shape: SHAPE_PARAMETERS -> value, ~N(0, 1) (0 = base face);
-    colours are RGB in [0, 1]."""
+    colours are RGB in [0, 1]; lips and brows None take a colour from skin (and hair).
+    freckles: 0 (none) to 1 (dense). hair is also the beard's colour."""
 
     id: str
     seed: int
@@ -71,6 +104,12 @@ class Actor:
     hair: tuple[float, float, float] = (0.1, 0.07, 0.05)
     iris: tuple[float, float, float] = (0.3, 0.17, 0.07)
     clothes: tuple[float, float, float] = (0.2, 0.3, 0.5)
+    lips: tuple[float, float, float] | None = None
+    brows: tuple[float, float, float] | None = None
+    freckles: float = 0.0
+    hair_style: HairStyle = "short"
+    beard: BeardStyle = "none"
+    glasses: GlassesStyle = "none"
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +119,9 @@ class HeadMesh:
     vertices: float32 (V, 3); the first 478 are the face-mesh landmarks in mediapipe order.
     normals: float32 (V, 3), unit, outward. colours: float32 (V, 3) RGB in [0, 1].
     triangles: int32 (T, 3). labels: uint8 (V,), part ids. specular: float32 (V,).
+    uv: float32 (V, 2) into texture (see `skin.face_uv`): the face's vertices unrolled, every
+    other part on its white patch (their colour is their vertex colour). texture: RGB uint8
+    HxWx3, the face's albedo; the same array every frame. colours multiply it.
     """
 
     vertices: FloatArray
@@ -88,22 +130,37 @@ class HeadMesh:
     triangles: npt.NDArray[np.int32]
     labels: npt.NDArray[np.uint8]
     specular: FloatArray
+    uv: FloatArray
+    texture: npt.NDArray[np.uint8]
 
 
 def random_actor(seed: int) -> Actor:
     """A deterministic random actor: shape ~N(0, 1) clipped to +-2.5, skin from very light to
-    very dark."""
+    very dark; hair style (bald ~10 %), beard (none ~55 %) and glasses (none ~70 %)."""
     rng = np.random.default_rng([seed, 0xAC70])
     values = np.clip(rng.normal(size=len(SHAPE_PARAMETERS)), -_SHAPE_LIMIT, _SHAPE_LIMIT)
     shape = {name: float(v) for name, v in zip(SHAPE_PARAMETERS, values, strict=True)}
     tone = rng.uniform(0, len(_SKIN_TONES) - 1)
     skin = _interpolate_palette(_SKIN_TONES, tone) * rng.uniform(0.95, 1.05, 3)
-    return Actor(id=f"actor-{seed}", seed=seed, shape=shape, skin=_colour(skin),
-                 hair=_colour(_HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))]
-                              * rng.uniform(0.85, 1.15)),
-                 iris=_colour(_IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))]
-                              * rng.uniform(0.8, 1.2)),
-                 clothes=_colour(rng.uniform(0.08, 0.8, 3)))
+    hair = _colour(_HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * rng.uniform(0.85, 1.15))
+    iris = _colour(_IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))] * rng.uniform(0.8, 1.2))
+    clothes = _colour(rng.uniform(0.08, 0.8, 3))
+    # Freckles are commonest on light skin; most people have none.
+    lightness = 1 - tone / (len(_SKIN_TONES) - 1)
+    freckled = rng.uniform() < 0.1 + 0.3 * lightness
+    freckles = float(rng.uniform(0.1, 1.0) * lightness) if freckled else 0.0
+    lips = np.array(default_lip_colour(_colour(skin))) * rng.uniform(0.88, 1.1, 3)
+    # Never lighter than the default (under half the skin's tone): dlib's HOG detector, and
+    # people, find a face by its brows; pale brows on light skin lost actor 1001 to HOG.
+    brows = np.array(default_brow_colour(hair, _colour(skin))) * rng.uniform(0.6, 1.0)
+    # A stream of its own: adding these left every earlier actor's face and colours as they were.
+    looks = np.random.default_rng([seed, 0x4A12])
+    return Actor(id=f"actor-{seed}", seed=seed, shape=shape, skin=_colour(skin), hair=hair,
+                 iris=iris, clothes=clothes, lips=_colour(lips), brows=_colour(brows),
+                 freckles=freckles,
+                 hair_style=HAIR_STYLES[looks.choice(len(HAIR_STYLES), p=_HAIR_STYLE_ODDS)],
+                 beard=BEARD_STYLES[looks.choice(len(BEARD_STYLES), p=_BEARD_ODDS)],
+                 glasses=GLASSES_STYLES[looks.choice(len(GLASSES_STYLES), p=_GLASSES_ODDS)])
 
 
 def build_head(actor: Actor, expression: Mapping[str, float]) -> HeadMesh:
@@ -114,9 +171,16 @@ def build_head(actor: Actor, expression: Mapping[str, float]) -> HeadMesh:
 
 class HeadBuilder:
     """Builds one actor's head per frame; everything not driven by the expression is computed
-    here once (about 20 ms)."""
+    here once (about 20 ms, up to ~150 ms with hair).
+
+    Vertex order: the 478 face landmarks, the scalp, the mouth cavity, the lower teeth, the
+    static parts (upper teeth, eyeballs, ears, neck, shoulders, hair, glasses), the beard
+    (rebuilt each frame: it follows the jaw), then untextured copies of the face oval."""
 
     def __init__(self, actor: Actor) -> None:
+        # hair builds on this module's parts and constants, so it is imported here, not above.
+        from doppel.synth.hair import beard_shading, make_beard, make_glasses, make_hair
+
         model = load_face_model()
         shape = np.array([actor.shape.get(name, 0.0) for name in SHAPE_PARAMETERS])
         face = load_shape_basis().base + np.tensordot(shape, load_shape_basis().fields, axes=1)
@@ -130,31 +194,53 @@ class HeadBuilder:
         self.jaw_pivot = model.pivot.astype(np.float64)
         skull = _make_skull(model, face, shape[SHAPE_PARAMETERS.index("head_depth")])
         self.skull = skull
+        hair = make_hair(skull, face, actor.hair_style, actor.hair, actor.seed)
+        glasses = make_glasses(skull, face, actor.glasses, _GLASSES_FRAME, actor.seed)
+        self.beard = make_beard(face, model.regions, actor.beard, actor.hair, actor.seed)
         self.inner_lips = model.regions["lips_inner"]
         teeth = _make_teeth(face, model)
         self.lower_teeth = teeth[1]
         static = _concatenate([teeth[0], *[_make_eyeball_mesh(eye, actor.iris) for eye in eyes],
                                *_make_ears(skull, actor.skin), _make_neck(skull, actor.skin),
-                               _make_shoulders(skull, actor.clothes)])
+                               _make_shoulders(skull, actor.clothes),
+                               *[part for part in (hair, glasses) if part is not None]])
         self.static = static
+        beard = self.beard.build(face) if self.beard is not None else _empty_part()
         self.cavity_triangles = _make_cavity_triangles(len(self.inner_lips))
         head_count = FACE_VERTICES + len(skull.vertices)
         cavity_count = 3 * len(self.inner_lips) + 1
-        offsets = np.cumsum([head_count, cavity_count, len(teeth[1].vertices)])
+        offsets = np.cumsum([head_count, cavity_count, len(teeth[1].vertices),
+                             len(static.vertices), len(beard.vertices)])
         self.triangles = np.concatenate([
             model.triangles, skull.triangles, self.cavity_triangles + offsets[0],
-            teeth[1].triangles + offsets[1], static.triangles + offsets[2]]).astype(np.int32)
+            teeth[1].triangles + offsets[1], static.triangles + offsets[2],
+            beard.triangles + offsets[3]]).astype(np.int32)
         self.head_triangles = np.concatenate([model.triangles, skull.triangles])
-        colours_face, labels_face, specular_face = _paint_face(model, face, actor)
+        # The scalp meets the face on copies of the oval's vertices (appended last): the same
+        # places and normals, but untextured, so no scalp triangle stretches the face texture.
+        self.oval = model.regions["face_oval"]
+        copies = np.arange(FACE_VERTICES)
+        copies[self.oval] = offsets[4] + np.arange(len(self.oval))
+        on_face = skull.triangles < FACE_VERTICES
+        self.triangles[len(model.triangles):len(self.head_triangles)] = np.where(
+            on_face, copies[np.where(on_face, skull.triangles, 0)], skull.triangles)
+        labels_face, specular_face = _label_face(model)
         self.colours = np.concatenate([
-            colours_face, _paint_skull(skull, actor), np.tile(_CAVITY, (cavity_count, 1)),
-            teeth[1].colours, static.colours]).astype(np.float32)
+            _shade_stubble(beard_shading(face, model.regions, actor.beard), actor),
+            _paint_skull(skull, actor), np.tile(_CAVITY, (cavity_count, 1)), teeth[1].colours,
+            static.colours, beard.colours, np.tile(actor.skin, (len(self.oval), 1))]
+        ).astype(np.float32)
         self.labels = np.concatenate([
             labels_face, np.full(len(skull.vertices), HEAD), np.full(cavity_count, MOUTH),
-            teeth[1].labels, static.labels]).astype(np.uint8)
+            teeth[1].labels, static.labels, beard.labels, labels_face[self.oval]]
+        ).astype(np.uint8)
         self.specular = np.concatenate([
             specular_face, np.full(len(skull.vertices), 0.15), np.zeros(cavity_count),
-            teeth[1].specular, static.specular]).astype(np.float32)
+            teeth[1].specular, static.specular, beard.specular, specular_face[self.oval]]
+        ).astype(np.float32)
+        self.uv = np.tile(np.float32(PLAIN_UV), (len(self.colours), 1))
+        self.uv[:FACE_VERTICES] = face_uv()
+        self.texture = make_skin_texture(actor)
         self.cavity_normals = np.tile(np.float32([0, 0, 1]), (cavity_count, 1))
 
     def build(self, expression: Mapping[str, float]) -> HeadMesh:
@@ -169,11 +255,16 @@ class HeadBuilder:
         head_normals = vertex_normals(head, self.head_triangles)
         cavity = _make_cavity(face[self.inner_lips])
         teeth = rotate_about_x(self.lower_teeth.vertices, self.jaw_pivot, angle)
-        vertices = np.concatenate([head, cavity, teeth, self.static.vertices]).astype(np.float32)
+        beard = (self.beard.build(face, head_normals[:FACE_VERTICES]) if self.beard is not None
+                 else _empty_part())
+        vertices = np.concatenate([head, cavity, teeth, self.static.vertices, beard.vertices,
+                                   face[self.oval]]).astype(np.float32)
         normals = np.concatenate([head_normals, self.cavity_normals, self.lower_teeth.normals,
-                                  self.static.normals]).astype(np.float32)
+                                  self.static.normals, beard.normals, head_normals[self.oval]]
+                                 ).astype(np.float32)
         return HeadMesh(vertices=vertices, normals=normals, colours=self.colours,
-                        triangles=self.triangles, labels=self.labels, specular=self.specular)
+                        triangles=self.triangles, labels=self.labels, specular=self.specular,
+                        uv=self.uv, texture=self.texture)
 
 
 # --- identity shape ------------------------------------------------------------------------
@@ -421,7 +512,7 @@ def _make_skull(model: FaceModel, face: npt.NDArray[np.float64], head_depth: flo
     oval = model.regions["face_oval"]
     oval_points = face[oval]
     width = np.ptp(oval_points[:, 0])
-    centre = np.array([0.0, 0.8 + 0.4 * (face[10, 1] - 4.73), -7.6])
+    centre = np.array([0.0, 0.8 + 0.4 * (face[10, 1] - 4.73), SKULL_AXIS_Z])
     radii = np.array([0.57 * width, 11.0 + (face[10, 1] - 4.73), 10.0 * (1 + 0.05 * head_depth)])
     bottom = 7.5
     offset = oval_points[:, :2] - centre[:2]
@@ -462,15 +553,16 @@ def _make_skull(model: FaceModel, face: npt.NDArray[np.float64], head_depth: flo
 
 def _make_ears(skull: Skull, skin: tuple[float, float, float]) -> list[Part]:
     """Flattened ellipsoids on the sides of the skull at eye-to-nose height."""
-    parts = []
-    for side in (-1.0, 1.0):
-        depth = skull.centre[2] + 1.3
-        surface_x = skull.radii[0] * np.sqrt(1 - ((depth - skull.centre[2]) / skull.radii[2]) ** 2)
-        centre = np.array([side * (surface_x + 0.2), -1.6, depth])
-        part = _make_ellipsoid(centre, np.array([0.7, 3.0, 1.7]), 8, 10,
-                               np.array(skin) * [1.0, 0.9, 0.88], HEAD, 0.1)
-        parts.append(part)
-    return parts
+    return [_make_ellipsoid(_ear_centre(skull, side), np.array([0.7, 3.0, 1.7]), 8, 10,
+                            np.array(skin) * [1.0, 0.9, 0.88], HEAD, 0.1)
+            for side in (-1.0, 1.0)]
+
+
+def _ear_centre(skull: Skull, side: float) -> npt.NDArray[np.float64]:
+    """float (3,): the centre of the ear on `side` (-1 the subject's right, +1 their left), just
+    outside the skull's ellipsoid."""
+    surface_x = skull.radii[0] * np.sqrt(1 - (EAR_FORWARD / skull.radii[2]) ** 2)
+    return np.array([side * (surface_x + 0.2), EAR_HEIGHT, skull.centre[2] + EAR_FORWARD])
 
 
 def _make_neck(skull: Skull, skin: tuple[float, float, float]) -> Part:
@@ -489,9 +581,8 @@ def _make_neck(skull: Skull, skin: tuple[float, float, float]) -> Part:
 
 def _make_shoulders(skull: Skull, clothes: tuple[float, float, float]) -> Part:
     """The top of a wide flattened ellipsoid below the neck, in clothing colour."""
-    return _make_ellipsoid(np.array([0.0, -22.0, skull.centre[2] + 0.5]),
-                           np.array([19.0, 6.5, 9.0]), 8, 20, np.array(clothes), CLOTHES, 0.05,
-                           top_only=True)
+    return _make_ellipsoid(SHOULDER_OFFSET + [0.0, 0.0, skull.centre[2]], SHOULDER_RADII, 8, 20,
+                           np.array(clothes), CLOTHES, 0.05, top_only=True)
 
 
 def _make_ellipsoid(centre: npt.NDArray[np.float64], radii: npt.NDArray[np.float64],
@@ -558,37 +649,34 @@ def _make_cavity_triangles(count: int) -> npt.NDArray[np.int64]:
 
 # --- colours -------------------------------------------------------------------------------
 
-def _paint_face(model: FaceModel, face: npt.NDArray[np.float64], actor: Actor
-                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
-    """Per-vertex colour, label and specular of the face mesh: redder cheeks and lips, darker
-    brows, a touch of shading variation."""
-    skin = np.array(actor.skin)
-    rng = np.random.default_rng([actor.seed, 0xC0102])
-    colours = np.tile(skin, (FACE_VERTICES, 1)) * rng.uniform(0.97, 1.03, (FACE_VERTICES, 1))
-    flush = np.zeros(FACE_VERTICES)
-    for side in ("left", "right"):
-        flush = np.maximum(flush, _gaussian(face, face[model.regions[f"{side}_cheek"]].mean(0),
-                                            1.5))
-    colours *= 1 - 0.12 * flush[:, None] * [0.0, 1.0, 1.0]
-    thickness = actor.shape.get("brow_thickness", 0.0)
-    brows = _region_weight(model, ["left_brow", "right_brow"], 1 if thickness < 0.5 else 2)
-    brow_colour = np.minimum(np.array(actor.hair), skin * 0.45)
-    colours = colours * (1 - 0.85 * brows[:, None]) + 0.85 * brows[:, None] * brow_colour
+def _label_face(model: FaceModel) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
+    """Per-vertex label and specular of the face mesh (its colour is its texture)."""
     lips = np.zeros(FACE_VERTICES, dtype=bool)
     lips[model.regions["lips"]] = True
-    colours[lips] = skin * [0.85, 0.52, 0.52]
     labels = np.where(lips, LIPS, SKIN).astype(np.uint8)
     specular = np.where(lips, 0.5, 0.25)
-    return np.clip(colours, 0, 1), labels, specular
+    return labels, specular
 
 
 def _paint_skull(skull: Skull, actor: Actor) -> npt.NDArray[np.float64]:
-    """Skin with a short-hair cap over the top and back of the head."""
+    """Skin with a short-hair cap over the top and back of the head (under grown hair it hides
+    any gap at the hair's edge); plain skin when bald."""
+    if actor.hair_style == "bald":
+        return np.tile(np.array(actor.skin) * 0.97, (len(skull.vertices), 1))
     x, y, z = skull.vertices.T
     hairline = np.interp(z, [-16.0, -10.5, -5.0, 0.0], [-6.5, -2.5, 2.0, 4.9])
     hair = _sigmoid((y - hairline) / 0.35)
     return ((1 - hair)[:, None] * np.array(actor.skin) * 0.97
             + hair[:, None] * np.array(actor.hair))
+
+
+def _shade_stubble(weights: npt.NDArray[np.float64], actor: Actor) -> npt.NDArray[np.float64]:
+    """The face's vertex colours (478, 3): white, which leaves the skin texture as it is, except
+    where stubble or the skin under a beard takes `weights` of the hair colour. The texture
+    multiplies these, so mixing in hair means scaling by hair / skin (capped at 1: a lighter
+    beard than the skin only tints it)."""
+    ratio = np.minimum(np.array(actor.hair) / np.maximum(np.array(actor.skin), 1e-3), 1.0)
+    return 1 - weights[:, None] * (1 - ratio)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -641,6 +729,12 @@ def _concatenate(parts: list[Part]) -> Part:
                 np.vstack([p.triangles + o for p, o in zip(parts, offsets, strict=False)]),
                 np.concatenate([p.labels for p in parts]),
                 np.concatenate([p.specular for p in parts]))
+
+
+def _empty_part() -> Part:
+    """A part with nothing in it (no beard)."""
+    return Part(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3)),
+                np.zeros((0, 3), np.int64), np.zeros(0, np.uint8), np.zeros(0))
 
 
 def _adjacency(model: FaceModel) -> sparse.csr_matrix:
@@ -699,8 +793,10 @@ def _colour(value: npt.NDArray[np.float64]) -> tuple[float, float, float]:
 
 
 def _actor_key(actor: Actor) -> tuple[object, ...]:
-    return (actor.id, actor.seed, tuple(sorted(actor.shape.items())), actor.skin, actor.hair,
-            actor.iris, actor.clothes)
+    """Every field of `actor`, hashable (its shape is a dict)."""
+    values = (getattr(actor, field.name) for field in dataclasses.fields(actor))
+    return tuple(tuple(sorted(value.items())) if isinstance(value, dict) else value
+                 for value in values)
 
 
 _BUILDERS: collections.OrderedDict[tuple[object, ...], HeadBuilder] = collections.OrderedDict()

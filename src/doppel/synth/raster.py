@@ -37,6 +37,8 @@ log = logging.getLogger("doppel.synth")
 # Depth values handed to GL are (z - near) / (far - near) with near/far taken from each draw;
 # the margin keeps the farthest vertex strictly inside the depth range.
 _DEPTH_MARGIN = 1e-3
+# The mesh pass's texture unit; the composite pass uses units 0-3.
+_ALBEDO_UNIT = 4
 
 _MESH_VERTEX_SHADER = """
 #version 330
@@ -46,10 +48,12 @@ uniform vec2 depth_range;  // near, far (caller's z)
 in vec3 in_position;
 in vec3 in_normal;
 in vec3 in_colour;
+in vec2 in_uv;
 in float in_specular;
 in uint in_label;
 out vec3 v_normal;
 out vec3 v_colour;
+out vec2 v_uv;
 out float v_specular;
 out float v_z;
 flat out uint v_label;
@@ -60,6 +64,7 @@ void main() {
                        depth * 2.0 - 1.0, 1.0);
     v_normal = in_normal;
     v_colour = in_colour;
+    v_uv = in_uv;
     v_specular = in_specular;
     v_z = in_position.z;
     v_label = in_label;
@@ -73,8 +78,11 @@ uniform vec3 light_colour;
 uniform float ambient;
 uniform float specular;
 uniform float shininess;
+uniform bool textured;
+uniform sampler2D albedo;
 in vec3 v_normal;
 in vec3 v_colour;
+in vec2 v_uv;
 in float v_specular;
 in float v_z;
 flat in uint v_label;
@@ -87,7 +95,8 @@ void main() {
     vec3 halfway = normalize(light_direction + vec3(0.0, 0.0, -1.0));
     float diffuse = max(dot(normal, light_direction), 0.0);
     float highlight = pow(max(dot(normal, halfway), 0.0), shininess) * specular * v_specular;
-    vec3 lit = v_colour * (ambient + (1.0 - ambient) * diffuse) + highlight;
+    vec3 colour = textured ? v_colour * texture(albedo, v_uv).rgb : v_colour;
+    vec3 lit = colour * (ambient + (1.0 - ambient) * diffuse) + highlight;
     // Cleared to zero, colour and z resolve premultiplied by coverage (alpha).
     out_colour = vec4(lit * light_colour, 1.0);
     out_label = v_label;
@@ -156,6 +165,13 @@ class Mesh:
         Each triangle takes its first vertex's label. None: all 1.
     specular: float32 V, per-vertex highlight strength multiplying `Light.specular`.
         None: all 1.
+    uv: float32 Vx2, texture coordinates: u right, v down across `texture`, (0, 0) its top-left
+        corner and (1, 1) its bottom-right one (texel [i, j]'s centre is ((j + 0.5) / W,
+        (i + 0.5) / H)). Interpolated in screen space like every attribute.
+    texture: RGB uint8 HxWx3, sampled bilinearly with mipmaps (clamped at its edges) and
+        multiplied with the vertex colour before lighting. Give both uv and texture or neither.
+        The renderer uploads a texture again only when a different array object arrives, so
+        reuse one array across frames and never modify it in place.
     """
 
     positions: npt.NDArray[np.float32]
@@ -164,6 +180,8 @@ class Mesh:
     triangles: npt.NDArray[np.int32]
     labels: npt.NDArray[np.uint8] | None = None
     specular: npt.NDArray[np.float32] | None = None
+    uv: npt.NDArray[np.float32] | None = None
+    texture: npt.NDArray[np.uint8] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,6 +273,10 @@ class Renderer:
         self._index_capacity = 0
         self._mesh_vao = None
         self._background_colour: tuple[int, int, int] | None = None
+        self._mesh_program["albedo"].value = _ALBEDO_UNIT
+        self._albedo = None
+        # The array last uploaded, kept so its identity cannot be reused by a new array.
+        self._albedo_source: npt.NDArray[np.uint8] | None = None
 
     def _reserve(self, vertex_count: int, index_count: int) -> None:
         """Grow the vertex and index buffers (and rebuild the vertex array) when too small."""
@@ -274,10 +296,11 @@ class Renderer:
             "in_position": ctx.buffer(reserve=vertices * 12, dynamic=True),
             "in_normal": ctx.buffer(reserve=vertices * 12, dynamic=True),
             "in_colour": ctx.buffer(reserve=vertices * 12, dynamic=True),
+            "in_uv": ctx.buffer(reserve=vertices * 8, dynamic=True),
             "in_specular": ctx.buffer(reserve=vertices * 4, dynamic=True),
             "in_label": ctx.buffer(reserve=vertices, dynamic=True),
         }
-        formats = {"in_position": "3f", "in_normal": "3f", "in_colour": "3f",
+        formats = {"in_position": "3f", "in_normal": "3f", "in_colour": "3f", "in_uv": "2f",
                    "in_specular": "1f", "in_label": "1u1"}
         self._index_buffer = ctx.buffer(reserve=self._index_capacity * 4, dynamic=True)
         self._mesh_vao = ctx.vertex_array(
@@ -300,6 +323,7 @@ class Renderer:
         arrays = validate_mesh(mesh)
         with self._ctx:
             self._upload_mesh(arrays)
+            self._upload_texture(mesh.texture)
             self._upload_background(background)
             depth_range = measure_depth_range(arrays["in_position"])
             self._set_light(light, depth_range)
@@ -323,8 +347,30 @@ class Renderer:
         triangles = arrays["triangles"]
         self._reserve(len(arrays["in_position"]), len(triangles))
         for name, buffer in self._vertex_buffers.items():
-            buffer.write(arrays[name])
+            if name in arrays:  # no uv: the shader does not read them
+                buffer.write(arrays[name])
         self._index_buffer.write(triangles)
+
+    def _upload_texture(self, texture: npt.NDArray[np.uint8] | None) -> None:
+        """Bind `texture` for the mesh pass, uploading it (and its mipmaps) only when it is not
+        the array uploaded last: an actor's texture is the same object every frame."""
+        import moderngl
+
+        self._mesh_program["textured"].value = texture is not None
+        if texture is None:
+            return
+        if texture is not self._albedo_source:
+            height, width = texture.shape[:2]
+            if self._albedo is None or self._albedo.size != (width, height):
+                if self._albedo is not None:
+                    self._albedo.release()
+                self._albedo = self._ctx.texture((width, height), 3, alignment=1)
+                self._albedo.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+                self._albedo.repeat_x = self._albedo.repeat_y = False
+            self._albedo.write(np.ascontiguousarray(texture))
+            self._albedo.build_mipmaps()
+            self._albedo_source = texture
+        self._albedo.use(_ALBEDO_UNIT)
 
     def _upload_background(self, background: npt.NDArray[np.uint8] | tuple[int, int, int]
                            ) -> None:
@@ -435,6 +481,16 @@ def validate_mesh(mesh: Mesh) -> dict[str, np.ndarray]:
         if arrays[name].shape != (count,):
             raise ValueError(f"{name[3:]} must have one value per vertex ({count}), "
                              f"got {arrays[name].shape}")
+    if (mesh.uv is None) != (mesh.texture is None):
+        raise ValueError("give a mesh both uv and texture, or neither")
+    if mesh.uv is not None:
+        arrays["in_uv"] = np.ascontiguousarray(mesh.uv, np.float32)
+        if arrays["in_uv"].shape != (count, 2):
+            raise ValueError(f"uv must be {count}x2 like positions, got {arrays['in_uv'].shape}")
+        texture = mesh.texture
+        if texture.dtype != np.uint8 or texture.ndim != 3 or texture.shape[2] != 3:
+            raise ValueError(f"texture must be RGB uint8 HxWx3, got {texture.dtype} "
+                             f"{texture.shape}")
     triangles = np.ascontiguousarray(mesh.triangles, np.int32)
     if triangles.ndim != 2 or triangles.shape[1] != 3:
         raise ValueError(f"triangles must be Tx3, got {triangles.shape}")

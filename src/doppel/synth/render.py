@@ -89,7 +89,7 @@ def render_clip(clip: Clip) -> Iterator[SynthFrame]:
             positions, normals = _pose_and_project(head.vertices, head.normals, head.labels,
                                                    values, pivot, width, height)
             drawn = renderer.draw(Mesh(positions, normals, head.colours, head.triangles,
-                                       head.labels, head.specular),
+                                       head.labels, head.specular, head.uv, head.texture),
                                   clip.scene.light, background=background)
             rgb = degrade_frame(_lens_blur(drawn.rgb), clip.scene, index)
             landmarks = positions[:NUM_LANDMARKS, :2].copy()

@@ -260,3 +260,69 @@ def test_missing_opengl_raises_a_doppel_error(monkeypatch):
     monkeypatch.setattr(moderngl, "create_standalone_context", fail)
     with pytest.raises(DoppelError, match="install Mesa"):
         Renderer(8, 8)
+
+
+def make_textured_rectangle(x0: float, y0: float, x1: float, y1: float, texture: np.ndarray,
+                            uv=((0, 0), (1, 0), (1, 1), (0, 1)), colour=(1.0, 1.0, 1.0)) -> Mesh:
+    rectangle = make_rectangle(x0, y0, x1, y1, colour=colour)
+    return Mesh(rectangle.positions, rectangle.normals, rectangle.colours, rectangle.triangles,
+                rectangle.labels, uv=np.asarray(uv, np.float32), texture=texture)
+
+
+def make_quadrant_texture() -> np.ndarray:
+    """32x32: red top-left, green top-right, blue bottom-left, white bottom-right."""
+    texture = np.zeros((32, 32, 3), np.uint8)
+    texture[:16, :16] = (255, 0, 0)
+    texture[:16, 16:] = (0, 255, 0)
+    texture[16:, :16] = (0, 0, 255)
+    texture[16:, 16:] = (255, 255, 255)
+    return texture
+
+
+def test_texture_shows_where_the_uvs_say(make_renderer):
+    renderer = make_renderer(samples=1)
+    # 32 x 32 pixels over the 32 x 32 texels: one texel a pixel.
+    mesh = make_textured_rectangle(15.5, 7.5, 47.5, 39.5, make_quadrant_texture())
+    rgb = renderer.draw(mesh, FLAT_LIGHT).rgb.astype(int)
+    np.testing.assert_allclose(rgb[15, 23], (255, 0, 0), atol=2)
+    np.testing.assert_allclose(rgb[15, 39], (0, 255, 0), atol=2)
+    np.testing.assert_allclose(rgb[31, 23], (0, 0, 255), atol=2)
+    np.testing.assert_allclose(rgb[31, 39], (255, 255, 255), atol=2)
+    # Mirrored u: the quadrants swap sides; the vertex colour multiplies the texture.
+    mirrored = make_textured_rectangle(15.5, 7.5, 47.5, 39.5, make_quadrant_texture(),
+                                       uv=((1, 0), (0, 0), (0, 1), (1, 1)),
+                                       colour=(0.5, 1.0, 1.0))
+    rgb = renderer.draw(mirrored, FLAT_LIGHT).rgb.astype(int)
+    np.testing.assert_allclose(rgb[15, 23], (0, 255, 0), atol=2)
+    np.testing.assert_allclose(rgb[15, 39], (128, 0, 0), atol=2)
+    np.testing.assert_allclose(rgb[31, 39], (0, 0, 255), atol=2)
+
+
+def test_minified_texture_is_filtered_not_aliased(make_renderer):
+    renderer = make_renderer(samples=1)
+    stripes = np.zeros((256, 256, 3), np.uint8)
+    stripes[:, ::2] = 255  # one-texel stripes: point sampling would give pure black or white
+    rgb = renderer.draw(make_textured_rectangle(9.5, 9.5, 25.5, 25.5, stripes), FLAT_LIGHT).rgb
+    inside = rgb[12:23, 12:23].astype(int)
+    assert 110 < inside.min() and inside.max() < 145
+
+
+def test_texture_changes_with_the_array_and_untextured_meshes_are_plain(make_renderer):
+    renderer = make_renderer(samples=1)
+    red, blue = (np.zeros((8, 8, 3), np.uint8) for _ in range(2))
+    red[..., 0] = 255
+    blue[..., 2] = 255
+    for texture, expected in ((red, (255, 0, 0)), (blue, (0, 0, 255)), (red, (255, 0, 0))):
+        rgb = renderer.draw(make_textured_rectangle(9.5, 9.5, 25.5, 25.5, texture), FLAT_LIGHT).rgb
+        np.testing.assert_allclose(rgb[17, 17].astype(int), expected, atol=2)
+    plain = renderer.draw(make_rectangle(9.5, 9.5, 25.5, 25.5, colour=(0.2, 0.4, 0.6)),
+                          FLAT_LIGHT).rgb
+    np.testing.assert_allclose(plain[17, 17].astype(int), (51, 102, 153), atol=2)
+
+
+def test_uv_without_a_texture_is_refused(make_renderer):
+    rectangle = make_rectangle(9.5, 9.5, 25.5, 25.5)
+    mesh = Mesh(rectangle.positions, rectangle.normals, rectangle.colours, rectangle.triangles,
+                uv=np.zeros((4, 2), np.float32))
+    with pytest.raises(ValueError, match="both uv and texture"):
+        make_renderer(samples=1).draw(mesh)

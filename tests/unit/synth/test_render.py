@@ -9,7 +9,7 @@ import pytest
 
 from doppel.synth import (Clip, generate_performance, neutral_performance, random_actor,
                           random_scene, render, render_swap_truth)
-from doppel.synth.actor import IRIS, MOUTH, SKIN
+from doppel.synth.actor import GLASSES, HAIR, IRIS, MOUTH, SKIN
 
 SIZE = 256
 
@@ -65,11 +65,54 @@ def test_open_mouth_shows_the_cavity_between_the_lips(renderer_available):
 
 def test_rendering_is_deterministic(renderer_available):
     performance = generate_performance(0.2, 25.0, seed=5)
-    first, second = frames_of(7, performance), frames_of(7, performance)
+    dressed = replace(random_actor(7), hair_style="long", beard="full", glasses="round")
+    first, second = (list(render(dressed, performance, random_scene(1), SIZE)) for _ in range(2))
     for a, b in zip(first, second, strict=True):
         assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.landmarks, b.landmarks)
+        assert np.array_equal(a.parts, b.parts)
     other = frames_of(8, performance)
     assert not np.array_equal(first[0].landmarks, other[0].landmarks)
+
+
+PLAIN = {"hair_style": "bald", "beard": "none", "glasses": "none"}
+LOOKS = [("hair_style", style) for style in ("buzz", "short", "medium", "long", "bun")] + [
+    ("beard", style) for style in ("stubble", "moustache", "full")] + [
+    ("glasses", style) for style in ("round", "rectangular")]
+
+
+@pytest.fixture(scope="module")
+def plain_frame(renderer_available):
+    [frame] = render(replace(random_actor(6), **PLAIN), neutral_performance(1, 25.0),
+                     random_scene(3), 128)
+    return frame
+
+
+@pytest.mark.parametrize(("name", "style"), LOOKS)
+def test_each_look_changes_the_pixels_where_it_belongs(plain_frame, name, style):
+    [frame] = render(replace(random_actor(6), **{**PLAIN, name: style}),
+                     neutral_performance(1, 25.0), random_scene(3), 128)
+    changed = np.abs(frame.rgb.astype(int) - plain_frame.rgb).max(axis=2) > 8
+    rows = np.arange(128)[:, None]
+    brows = frame.landmarks[[105, 334], 1].mean()
+    nose, chin = frame.landmarks[2, 1], frame.landmarks[152, 1]
+    if name == "hair_style":  # on the head, above the brows
+        assert ((frame.parts == HAIR) & (rows < brows)).sum() > 100
+    elif style == "stubble":  # only colour, on the lower face
+        assert HAIR not in frame.parts
+        assert (changed & (rows > nose)).sum() > 50 and not (changed & (rows < brows)).any()
+    elif name == "beard":  # a shell below the nose
+        hair = frame.parts == HAIR
+        assert (hair & (rows > nose)).sum() > (20 if style == "moustache" else 100)
+        assert not (hair & (rows < brows)).any()
+        assert (hair & (rows > chin + 2)).sum() < (hair & (rows <= chin + 2)).sum()
+    else:  # rims around the eyes
+        glasses = frame.parts == GLASSES
+        rim_band = np.broadcast_to((rows > brows - 6) & (rows < nose), glasses.shape)
+        assert rim_band[glasses].mean() > 0.7
+        assert glasses.sum() > 25  # thin rims at 128 px
+    # Facial hair and glasses are not the face; the landmarks do not move.
+    assert not (frame.face_mask[np.isin(frame.parts, [HAIR, GLASSES])] == 255).any()
+    np.testing.assert_array_equal(frame.landmarks, plain_frame.landmarks)
 
 
 def test_swap_truth_has_the_targets_performance_and_the_sources_shape(renderer_available):
