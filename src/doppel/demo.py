@@ -10,8 +10,8 @@ from doppel.runtime import Runtime
 
 # Stages of the pipeline that do not exist yet, with the issue that builds each.
 STAGES_TO_COME = (
-    ("synthetic actors II", "skin texture, hair, identities a face recogniser tells apart "
-                            "(issue 5)"),
+    ("synthetic actors II", "the look is in; identities a face recogniser tells apart as far "
+                            "as real people are still to come (issue 5)"),
     ("collect", "doppel extract: faces tracked, aligned and masked into a faceset (issue 6)"),
     ("measure", "doppel bench: swap-quality metrics and the classic baseline (issue 7)"),
     ("train, generate, refine, detect", "later issues"),

@@ -3,8 +3,8 @@ and does it recognise each one across its own frames?
 
 What is measured ("Synthetic actors II"):
 
-Actors: 50 (--quick: 10), seeds `doppel.synth.actor.POOL_SEEDS` when that exists, else
-2000..2049; each in its own `random_scene(seed)` performing `generate_performance(4.0, 5.0,
+Actors: 50 (--quick: 10), the first seeds of the committed identity pool
+(`doppel.synth.pool.POOL_SEEDS`, picked by tools/pick_identities.py on other frames); each in its own `random_scene(seed)` performing `generate_performance(4.0, 5.0,
 seed, max_yaw=30.0)` (20 frames; --quick: 10 frames, 2 s), rendered at 256x256. Every frame with |yaw| <= 30 is embedded with dlib's ResNet
 (`doppel.faces.identity.IdentityEncoder`), the face box coming from the true landmarks.
 
@@ -64,13 +64,12 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
 
 
 def pool_seeds(count: int) -> list[int]:
-    """The first `count` committed pool seeds, or SEED_BASE.. while none are committed."""
-    from doppel.synth import actor
+    """The first `count` seeds of the committed identity pool (`doppel.synth.pool`), then
+    SEED_BASE.. if more are asked for than the pool holds."""
+    from doppel.synth.pool import POOL_SEEDS
 
-    committed = getattr(actor, "POOL_SEEDS", None)
-    if committed:
-        return list(committed[:count])
-    return list(range(SEED_BASE, SEED_BASE + count))
+    extra = range(SEED_BASE, SEED_BASE + max(0, count - len(POOL_SEEDS)))
+    return [*POOL_SEEDS[:count], *extra]
 
 
 def embed_actor(seed: int, frames: int = FRAMES, size: int = SIZE,

@@ -41,7 +41,8 @@ class SynthConfig:
                                              "min": 64, "max": 2048})
     fps: float = field(default=25.0, metadata={"help": "frame rate", "min": 1.0, "max": 120.0})
     seed: int = field(default=0, metadata={"help": "the same seed gives the same actors, "
-                                                   "performances and scenes", "min": 0})
+                                                   "performances and scenes (0: the identity "
+                                                   "pool's actors first)", "min": 0})
     contact_sheet: int = field(default=0, metadata={
         "help": "instead of clips, write contact-sheet.png showing N actors", "min": 0,
         "max": 400, "metavar": "N"})
@@ -55,7 +56,13 @@ class SynthConfig:
 
 
 def actor_seeds(seed: int, count: int) -> list[int]:
-    """The actors of a run: seed s gives actors s*10000, s*10000+1, ..."""
+    """The actors of a run. Seed 0 (the default) takes the identity pool first — actors picked
+    to be far apart for a face recogniser (`doppel.synth.pool`) — then 0, 1, ...; seed s > 0
+    gives actors s*10000, s*10000+1, ..."""
+    from doppel.synth.pool import POOL_SEEDS
+
+    if seed == 0:
+        return [*POOL_SEEDS[:count], *range(max(0, count - len(POOL_SEEDS)))]
     return [seed * 10_000 + index for index in range(count)]
 
 
