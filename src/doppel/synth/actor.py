@@ -57,7 +57,8 @@ EXPRESSIONS = ("jaw_open", "mouth_wide", "mouth_round", "smile", "blink_left", "
                "brow_raise")
 FACE_VERTICES = 478
 MAX_JAW_ANGLE = np.deg2rad(18.0)
-_SHAPE_LIMIT = 2.5
+_SHAPE_SPREAD = 1.5  # standard deviation of the shape draws (1.0 left dlib's actors too alike)
+_SHAPE_LIMIT = 3.0
 
 # Skin tones (RGB albedo, as the renderer multiplies them: it applies no gamma, so these are
 # close to how a lit face should look) from very light to very dark.
@@ -138,7 +139,8 @@ def random_actor(seed: int) -> Actor:
     """A deterministic random actor: shape ~N(0, 1) clipped to +-2.5, skin from very light to
     very dark; hair style (bald ~10 %), beard (none ~55 %) and glasses (none ~70 %)."""
     rng = np.random.default_rng([seed, 0xAC70])
-    values = np.clip(rng.normal(size=len(SHAPE_PARAMETERS)), -_SHAPE_LIMIT, _SHAPE_LIMIT)
+    values = np.clip(_SHAPE_SPREAD * rng.normal(size=len(SHAPE_PARAMETERS)), -_SHAPE_LIMIT,
+                     _SHAPE_LIMIT)
     shape = {name: float(v) for name, v in zip(SHAPE_PARAMETERS, values, strict=True)}
     tone = rng.uniform(0, len(_SKIN_TONES) - 1)
     skin = _interpolate_palette(_SKIN_TONES, tone) * rng.uniform(0.95, 1.05, 3)
