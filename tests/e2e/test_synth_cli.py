@@ -91,3 +91,13 @@ def test_contact_sheet_with_and_without_the_visible_label(tmp_path, monkeypatch)
     # the watermark and the manifest stay without the visible label
     assert verify(tmp_path / "plain" / "contact-sheet.png").verdict == \
         "AI-generated (manifest + watermark)"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "/proc/doppel-cannot-be-here"], "cannot create the folder"),
+    (["--size", "10", "-o", "x"], "--size=10 is out of range"),
+])
+def test_bad_synth_arguments_are_one_line_errors(args, message, capsys):
+    assert main(["synth", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

@@ -81,7 +81,11 @@ def run_synth(config: SynthConfig, runtime: Runtime) -> int:
     folder = config.output
     if folder.exists() and not folder.is_dir():
         raise DoppelError(f"{folder} is a file: give a folder for -o")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DoppelError(f"cannot create the folder {folder} ({error.strerror}): "
+                          "choose a writable location for -o") from None
     if config.contact_sheet:
         path = write_contact_sheet(folder / "contact-sheet.png", config, runtime)
         print(f"{path}: {config.contact_sheet} actors")
