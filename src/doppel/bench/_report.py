@@ -79,6 +79,38 @@ def verdict(passed: bool | None) -> str:
     return "report only" if passed is None else ("PASS" if passed else "FAIL")
 
 
+# Environment for a child process timed on one core: one BLAS/OpenMP thread each.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                     "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def bar_lines(bars: list[dict[str, Any]], digits: int = 3, width: int = 16) -> list[str]:
+    """The judged bars as terminal lines: name, value, limit, verdict, what was measured."""
+    return [f"  {bar['name']:<{width}} {_number(bar['value'], digits):>8} {bar['limit']:<8} "
+            f"{verdict(bar['pass'])}  {bar['what']}" for bar in bars]
+
+
+def bar_table(bars: list[dict[str, Any]], digits: int = 3) -> list[str]:
+    """The judged bars as a markdown table."""
+    return ["| bar | measure | value | limit | result |", "|---|---|---:|---|---|",
+            *(f"| {bar['name']} | {bar['what']} | {_number(bar['value'], digits)} "
+              f"| {bar['limit']} | {verdict(bar['pass'])} |" for bar in bars)]
+
+
+def markdown_heading(suite: str, machine: dict[str, Any], versions: str,
+                     seconds: float | None = None) -> list[str]:
+    """A results file's title and the line saying which command ran where, on what commit."""
+    took = f"; {seconds:.0f} s" if seconds is not None else ""
+    return [f"# {suite} benchmark", "",
+            f"`{machine['command']}` on {machine['date_utc']}, commit {machine['git_commit']}"
+            f"{' (uncommitted changes)' if machine['git_dirty'] else ''}: {machine['cpu']}, "
+            f"{machine['cores']} cores, Python {machine['python']}, {versions}{took}.", ""]
+
+
 def write_results(suite: str, results: dict[str, Any], markdown: str, folder: Path) -> None:
     """`folder`/SUITE.json (every raw number) and SUITE.md (the tables), each atomically."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from doppel.bench import BenchConfig
-from doppel.bench._report import Say, machine_facts, progress_printer, verdict, write_results
+from doppel.bench._report import (Say, bar_lines, bar_table, machine_facts, markdown_heading,
+                                  progress_printer, write_results)
 from doppel.faces.identity import SAME_PERSON_DISTANCE, IdentityEncoder
 from doppel.runtime import Runtime, apply_threads
 from doppel.synth import generate_performance, random_actor, random_scene, render
@@ -243,26 +244,16 @@ def format_table(results: Result) -> str:
         f"ms/frame); wall {results['wall_seconds']:.1f} s",
         "", "bars",
     ]
-    for bar in results["bars"]:
-        lines.append(f"  {bar['name']:<16} {bar['value']:>8.3f} {bar['limit']:<8} "
-                     f"{verdict(bar['pass'])}  {bar['what']}")
+    lines += bar_lines(results["bars"])
     return "\n".join(lines)
 
 
 def format_markdown(results: Result) -> str:
     machine, spent = results["machine"], results["time"]
     lines = [
-        "# identity benchmark",
-        "",
-        f"`{machine['command']}` on {machine['date_utc']}, commit {machine['git_commit']}"
-        f"{' (uncommitted changes)' if machine['git_dirty'] else ''}: {machine['cpu']}, "
-        f"{machine['cores']} cores, Python {machine['python']}, numpy {machine['numpy']}, "
-        f"dlib {machine['dlib']}; {results['wall_seconds']:.0f} s.",
-        "",
-        "| bar | measure | value | limit | result |",
-        "|---|---|---:|---|---|",
-        *(f"| {bar['name']} | {bar['what']} | {bar['value']:.3f} | {bar['limit']} "
-          f"| {verdict(bar['pass'])} |" for bar in results["bars"]),
+        *markdown_heading("identity", machine, f"numpy {machine['numpy']}, dlib {machine['dlib']}",
+                          results["wall_seconds"]),
+        *bar_table(results["bars"]),
         "",
         f"{results['actors']} actors x {results['frames_per_actor']} frames at "
         f"{results['size'][0]}x{results['size'][1]} (seeds {results['seeds'][0]}-"

@@ -30,8 +30,8 @@ from typing import Any
 import av
 
 from doppel.bench import BenchConfig
-from doppel.bench._report import (Say, cached_clip, first_line, machine_facts, progress_printer,
-                                  verdict, write_results)
+from doppel.bench._report import (Say, bar_lines, bar_table, cached_clip, first_line,
+                                  machine_facts, markdown_heading, progress_printer, write_results)
 from doppel.errors import DoppelError
 from doppel.media import WriterConfig, probe
 from doppel.runtime import Runtime
@@ -198,9 +198,7 @@ def format_table(results: Result) -> str:
                      f"{speed['doppel']['median_fps']:>8.1f} {speed['ffmpeg']['median_fps']:>8.1f} "
                      f"{speed['ratio']:>6.2f}")
     lines += ["", "bars"]
-    for bar in results["bars"]:
-        lines.append(f"  {bar['name']:<26} {bar['value']:>8.2f} {bar['limit']:<12} "
-                     f"{verdict(bar['pass'])}")
+    lines += bar_lines(results["bars"], digits=2, width=26)
     lines += [f"  warning: {w}" for w in frame_mismatches(results)]
     return "\n".join(lines)
 
@@ -223,19 +221,9 @@ def frame_mismatches(results: Result) -> list[str]:
 def format_markdown(results: Result) -> str:
     machine = results["machine"]
     lines = [
-        "# media-io benchmark",
-        "",
-        f"`{machine['command']}` on {machine['date_utc']}, commit {machine['git_commit']}"
-        f"{' (uncommitted changes)' if machine['git_dirty'] else ''}: {machine['cpu']}, "
-        f"{machine['cores']} cores, Python {machine['python']}, PyAV {machine['pyav']}, "
-        f"{machine['ffmpeg']}.",
-        "",
-        "| bar | measure | value | limit | result |",
-        "|---|---|---:|---|---|",
+        *markdown_heading("media-io", machine, f"PyAV {machine['pyav']}, {machine['ffmpeg']}"),
+        *bar_table(results["bars"], digits=2),
     ]
-    for bar in results["bars"]:
-        lines.append(f"| {bar['name']} | {bar['what']} | {bar['value']:.2f} | {bar['limit']} "
-                     f"| {verdict(bar['pass'])} |")
     lines += ["", "| preset | crf | doppel fps | ffmpeg fps | ratio |", "|---|---:|---:|---:|---:|"]
     for speed in results["speed"]:
         lines.append(f"| {speed['preset']} | {speed['crf']} | {speed['doppel']['median_fps']:.1f} "

@@ -42,7 +42,8 @@ import numpy as np
 import numpy.typing as npt
 
 from doppel.bench import BenchConfig
-from doppel.bench._report import Say, machine_facts, progress_printer, verdict, write_results
+from doppel.bench._report import (ONE_THREAD, Say, bar_lines, bar_table, machine_facts,
+                                  markdown_heading, progress_printer, write_results)
 from doppel.runtime import Runtime, apply_threads
 from doppel.synth import SynthFrame, generate_performance, random_actor, random_scene, render
 
@@ -57,9 +58,7 @@ DLIB_IOU = 0.3
 SPEED_SIZES = (256, 512)
 SPEED_BARS = {256: 60.0, 512: 20.0}
 SPEED_FRAMES = 100
-ONE_CORE = {"LP_NUM_THREADS": "0",
-            **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                      "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}}
+ONE_CORE = {"LP_NUM_THREADS": "0", **ONE_THREAD}
 
 Result = dict[str, Any]
 Points = npt.NDArray[np.float32]
@@ -370,27 +369,17 @@ def format_table(results: Result) -> str:
                          f"{split['head_build']:.2f} / {split['rasterise']:.2f} / "
                          f"{split['degrade']:.2f} / {split['other']:.2f}")
     lines += ["", "bars"]
-    for bar in results["bars"]:
-        lines.append(f"  {bar['name']:<16} {_number(bar['value'], '8.3f'):>8} "
-                     f"{bar['limit']:<8} {verdict(bar['pass'])}  {bar['what']}")
+    lines += bar_lines(results["bars"])
     return "\n".join(lines)
 
 
 def format_markdown(results: Result) -> str:
     machine, found, speed = results["machine"], results["detection"], results["speed"]
     lines = [
-        "# synth benchmark",
-        "",
-        f"`{machine['command']}` on {machine['date_utc']}, commit {machine['git_commit']}"
-        f"{' (uncommitted changes)' if machine['git_dirty'] else ''}: {machine['cpu']}, "
-        f"{machine['cores']} cores, Python {machine['python']}, numpy {machine['numpy']}, "
-        f"mediapipe {machine['mediapipe']}, dlib {machine['dlib']}; "
-        f"{results['wall_seconds']:.0f} s.",
-        "",
-        "| bar | measure | value | limit | result |",
-        "|---|---|---:|---|---|",
-        *(f"| {bar['name']} | {bar['what']} | {_number(bar['value'], '.3f')} | {bar['limit']} "
-          f"| {verdict(bar['pass'])} |" for bar in results["bars"]),
+        *markdown_heading("synth", machine,
+                          f"numpy {machine['numpy']}, mediapipe {machine['mediapipe']}, "
+                          f"dlib {machine['dlib']}", results["wall_seconds"]),
+        *bar_table(results["bars"]),
         "",
         f"Detection at {SIZE}x{SIZE}, {found['actors']} actors x {found['frames_per_actor']} "
         f"frames (seeds {found['seeds'][0]}-{found['seeds'][1]}). Error: per frame, the median "

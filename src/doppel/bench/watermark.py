@@ -50,7 +50,8 @@ import numpy.typing as npt
 from PIL import Image
 
 from doppel.bench import BenchConfig
-from doppel.bench._report import (Say, cached_clip, machine_facts, progress_printer, verdict,
+from doppel.bench._report import (ONE_THREAD, Say, bar_lines, bar_table, cached_clip,
+                                  machine_facts, markdown_heading, progress_printer,
                                   write_results)
 from doppel.media import VideoWriter, WriterConfig, read_frames
 from doppel.provenance.watermark import (
@@ -265,8 +266,6 @@ def summarise_attack(attack: str, rows: list[Result]) -> Result:
 
 # -- speed -------------------------------------------------------------------------------------
 
-ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                     "MKL_NUM_THREADS")}
 
 
 def measure_speed(frames: int, detects: int, say: Say) -> Result:
@@ -534,9 +533,7 @@ def format_table(results: Result) -> str:
         "",
         "bars",
     ]
-    for bar in results["bars"]:
-        lines.append(f"  {bar['name']:<16} {bar['value']:>8.3f} {bar['limit']:<8} "
-                     f"{verdict(bar['pass'])}  {bar['what']}")
+    lines += bar_lines(results["bars"])
     return "\n".join(lines)
 
 
@@ -544,18 +541,10 @@ def format_markdown(results: Result) -> str:
     machine, seen = results["machine"], results["imperceptibility"]
     speed, fp = results["speed"], results["false_positives"]
     lines = [
-        "# watermark benchmark",
-        "",
-        f"`{machine['command']}` on {machine['date_utc']}, commit {machine['git_commit']}"
-        f"{' (uncommitted changes)' if machine['git_dirty'] else ''}: {machine['cpu']}, "
-        f"{machine['cores']} cores, Python {machine['python']}, numpy {machine['numpy']}, "
-        f"torch {machine['torch']}, Pillow {machine['pillow']}, "
-        f"scikit-image {machine['scikit_image']}.",
-        "",
-        "| bar | measure | value | limit | result |",
-        "|---|---|---:|---|---|",
-        *(f"| {bar['name']} | {bar['what']} | {bar['value']:.3f} | {bar['limit']} "
-          f"| {verdict(bar['pass'])} |" for bar in results["bars"]),
+        *markdown_heading("watermark", machine,
+                          f"numpy {machine['numpy']}, torch {machine['torch']}, Pillow "
+                          f"{machine['pillow']}, scikit-image {machine['scikit_image']}"),
+        *bar_table(results["bars"]),
         "",
         f"| attack ({len(results['robustness']['pictures'])} pictures) | detected "
         "| bit accuracy mean | bit accuracy min | missed |",
