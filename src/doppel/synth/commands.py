@@ -28,6 +28,7 @@ from doppel.types import Consent, Frame
 log = logging.getLogger("doppel.synth")
 SYNTHETIC_STATEMENT = "synthetic identity, no real person"
 SAMPLE_RATE = 48000
+_NO_PICTURE = np.zeros((0, 0), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def write_actor_clip(folder: Path, seed: int, config: SynthConfig, runtime: Runt
                                len(performance), actor.id, runtime):
             writer.write(Frame(frame.index, frame.index / fps,
                                mark_frame(frame.rgb, marker, config.label)))
-            frames.append(frame)
+            # The truth only: keeping whole frames (pictures, part maps) would hold the clip.
+            frames.append(replace(frame, rgb=_NO_PICTURE, parts=_NO_PICTURE))
     write_truth(truth_path, frames, actor, performance, scene, consent, watermark_id)
     return video_path, truth_path
 
