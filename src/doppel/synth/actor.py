@@ -52,7 +52,10 @@ SHAPE_PARAMETERS = (
     "face_width", "face_length", "jaw_width", "chin_length", "cheek_fullness", "nose_length",
     "nose_width", "nose_projection", "lip_fullness", "mouth_width", "eye_size", "eye_spacing",
     "eye_tilt", "brow_height", "brow_thickness", "forehead_height", "head_depth",
+    # Added later, drawn from a stream of their own (see random_actor).
+    "brow_ridge", "eye_height", "cheekbones", "chin_width", "nose_bridge", "upper_lip",
 )
+_FIRST_SHAPE_COUNT = 17
 EXPRESSIONS = ("jaw_open", "mouth_wide", "mouth_round", "smile", "blink_left", "blink_right",
                "brow_raise")
 FACE_VERTICES = 478
@@ -72,6 +75,7 @@ _IRIS_COLOURS = np.array([(0.30, 0.17, 0.07), (0.14, 0.08, 0.04), (0.22, 0.12, 0
                           (0.45, 0.34, 0.14)])
 _TEETH = (0.92, 0.89, 0.80)
 _CAVITY = (0.22, 0.04, 0.04)
+_TONGUE = (0.80, 0.38, 0.37)
 _PUPIL = (0.02, 0.02, 0.02)
 _EYE_WHITE = (0.90, 0.88, 0.84)
 _GLASSES_FRAME = (0.08, 0.08, 0.09)
@@ -80,6 +84,7 @@ _GLASSES_FRAME = (0.08, 0.08, 0.09)
 # the skull's axis they sit, and the shoulders' ellipsoid (centre relative to the skull's axis
 # at height 0, radii), all in cm.
 SKULL_AXIS_Z = -7.6
+_CROWN_POWER = 2.6
 EAR_HEIGHT = -1.6
 EAR_FORWARD = 1.3
 SHOULDER_OFFSET = np.array([0.0, -22.0, 0.5])
@@ -139,8 +144,12 @@ def random_actor(seed: int) -> Actor:
     """A deterministic random actor: shape ~N(0, 1) clipped to +-2.5, skin from very light to
     very dark; hair style (bald ~10 %), beard (none ~55 %) and glasses (none ~70 %)."""
     rng = np.random.default_rng([seed, 0xAC70])
-    values = np.clip(_SHAPE_SPREAD * rng.normal(size=len(SHAPE_PARAMETERS)), -_SHAPE_LIMIT,
-                     _SHAPE_LIMIT)
+    # The later shape parameters come from their own stream, so the first ones, and every
+    # colour drawn after them, stayed as they were.
+    later = np.random.default_rng([seed, 0x5A9E]).normal(
+        size=len(SHAPE_PARAMETERS) - _FIRST_SHAPE_COUNT)
+    values = np.clip(_SHAPE_SPREAD * np.concatenate([rng.normal(size=_FIRST_SHAPE_COUNT), later]),
+                     -_SHAPE_LIMIT, _SHAPE_LIMIT)
     shape = {name: float(v) for name, v in zip(SHAPE_PARAMETERS, values, strict=True)}
     tone = rng.uniform(0, len(_SKIN_TONES) - 1)
     skin = _interpolate_palette(_SKIN_TONES, tone) * rng.uniform(0.95, 1.05, 3)
@@ -175,8 +184,9 @@ class HeadBuilder:
     """Builds one actor's head per frame; everything not driven by the expression is computed
     here once (about 20 ms, up to ~150 ms with hair).
 
-    Vertex order: the 478 face landmarks, the scalp, the mouth cavity, the lower teeth, the
-    static parts (upper teeth, eyeballs, ears, neck, shoulders, hair, glasses), the beard
+    Vertex order: the 478 face landmarks, the scalp, the mouth cavity, the lower teeth and
+    tongue, the eyeballs, the static parts (upper teeth, ears, neck, shoulders, hair,
+    glasses), the beard
     (rebuilt each frame: it follows the jaw), then untextured copies of the face oval."""
 
     def __init__(self, actor: Actor) -> None:
@@ -198,12 +208,18 @@ class HeadBuilder:
         self.skull = skull
         hair = make_hair(skull, face, actor.hair_style, actor.hair, actor.seed)
         glasses = make_glasses(skull, face, actor.glasses, _GLASSES_FRAME, actor.seed)
-        self.beard = make_beard(face, model.regions, actor.beard, actor.hair, actor.seed)
+        self.beard = make_beard(face, model.regions, actor.beard, actor.hair, actor.seed,
+                                skin=actor.skin)
         self.inner_lips = model.regions["lips_inner"]
         teeth = _make_teeth(face, model)
-        self.lower_teeth = teeth[1]
-        static = _concatenate([teeth[0], *[_make_eyeball_mesh(eye, actor.iris) for eye in eyes],
-                               *_make_ears(skull, actor.skin), _make_neck(skull, actor.skin),
+        # The tongue lies behind the lower teeth and drops with them as the jaw opens.
+        self.lower_teeth = _concatenate([teeth[1], _make_tongue(face, model)])
+        # The eyeballs turn with the gaze each frame, about their own centres.
+        self.eyes = eyes
+        self.eyeballs = [_make_eyeball_mesh(eye, actor.iris) for eye in eyes]
+        eyeballs = _concatenate(self.eyeballs)
+        static = _concatenate([teeth[0], *_make_ears(skull, actor.skin),
+                               _make_neck(skull, actor.skin),
                                _make_shoulders(skull, actor.clothes),
                                *[part for part in (hair, glasses) if part is not None]])
         self.static = static
@@ -211,42 +227,47 @@ class HeadBuilder:
         self.cavity_triangles = _make_cavity_triangles(len(self.inner_lips))
         head_count = FACE_VERTICES + len(skull.vertices)
         cavity_count = 3 * len(self.inner_lips) + 1
-        offsets = np.cumsum([head_count, cavity_count, len(teeth[1].vertices),
-                             len(static.vertices), len(beard.vertices)])
+        offsets = np.cumsum([head_count, cavity_count, len(self.lower_teeth.vertices),
+                             len(eyeballs.vertices), len(static.vertices), len(beard.vertices)])
         self.triangles = np.concatenate([
             model.triangles, skull.triangles, self.cavity_triangles + offsets[0],
-            teeth[1].triangles + offsets[1], static.triangles + offsets[2],
-            beard.triangles + offsets[3]]).astype(np.int32)
+            self.lower_teeth.triangles + offsets[1], eyeballs.triangles + offsets[2],
+            static.triangles + offsets[3], beard.triangles + offsets[4]]).astype(np.int32)
         self.head_triangles = np.concatenate([model.triangles, skull.triangles])
         # The scalp meets the face on copies of the oval's vertices (appended last): the same
         # places and normals, but untextured, so no scalp triangle stretches the face texture.
         self.oval = model.regions["face_oval"]
         copies = np.arange(FACE_VERTICES)
-        copies[self.oval] = offsets[4] + np.arange(len(self.oval))
+        copies[self.oval] = offsets[5] + np.arange(len(self.oval))
         on_face = skull.triangles < FACE_VERTICES
         self.triangles[len(model.triangles):len(self.head_triangles)] = np.where(
             on_face, copies[np.where(on_face, skull.triangles, 0)], skull.triangles)
         labels_face, specular_face = _label_face(model)
         self.colours = np.concatenate([
             _shade_stubble(beard_shading(face, model.regions, actor.beard), actor),
-            _paint_skull(skull, actor), np.tile(_CAVITY, (cavity_count, 1)), teeth[1].colours,
-            static.colours, beard.colours, np.tile(actor.skin, (len(self.oval), 1))]
+            _paint_skull(skull, actor), np.tile(_CAVITY, (cavity_count, 1)),
+            self.lower_teeth.colours, eyeballs.colours, static.colours, beard.colours,
+            np.tile(actor.skin, (len(self.oval), 1))]
         ).astype(np.float32)
         self.labels = np.concatenate([
             labels_face, np.full(len(skull.vertices), HEAD), np.full(cavity_count, MOUTH),
-            teeth[1].labels, static.labels, beard.labels, labels_face[self.oval]]
+            self.lower_teeth.labels, eyeballs.labels, static.labels, beard.labels,
+            labels_face[self.oval]]
         ).astype(np.uint8)
         self.specular = np.concatenate([
             specular_face, np.full(len(skull.vertices), 0.15), np.zeros(cavity_count),
-            teeth[1].specular, static.specular, beard.specular, specular_face[self.oval]]
+            self.lower_teeth.specular, eyeballs.specular, static.specular, beard.specular,
+            specular_face[self.oval]]
         ).astype(np.float32)
         self.uv = np.tile(np.float32(PLAIN_UV), (len(self.colours), 1))
         self.uv[:FACE_VERTICES] = face_uv()
         self.texture = make_skin_texture(actor)
         self.cavity_normals = np.tile(np.float32([0, 0, 1]), (cavity_count, 1))
 
-    def build(self, expression: Mapping[str, float]) -> HeadMesh:
-        """The head making `expression` (EXPRESSIONS -> [0, 1]; missing keys are 0)."""
+    def build(self, expression: Mapping[str, float], gaze: tuple[float, float] = (0.0, 0.0)
+              ) -> HeadMesh:
+        """The head making `expression` (EXPRESSIONS -> [0, 1]; missing keys are 0), its eyes
+        turned by `gaze` (degrees x, y: > 0 towards the actor's left / up)."""
         weights = np.array([float(np.clip(expression.get(name, 0.0), 0.0, 1.0))
                             for name in EXPRESSIONS[1:]])
         angle = MAX_JAW_ANGLE * float(np.clip(expression.get("jaw_open", 0.0), 0.0, 1.0))
@@ -257,11 +278,19 @@ class HeadBuilder:
         head_normals = vertex_normals(head, self.head_triangles)
         cavity = _make_cavity(face[self.inner_lips])
         teeth = rotate_about_x(self.lower_teeth.vertices, self.jaw_pivot, angle)
+        teeth_normals = rotate_about_x(self.lower_teeth.normals, np.zeros(3), angle)
         beard = (self.beard.build(face, head_normals[:FACE_VERTICES]) if self.beard is not None
                  else _empty_part())
-        vertices = np.concatenate([head, cavity, teeth, self.static.vertices, beard.vertices,
-                                   face[self.oval]]).astype(np.float32)
-        normals = np.concatenate([head_normals, self.cavity_normals, self.lower_teeth.normals,
+        turn = _eye_rotation(*gaze)
+        eyeballs = [(part.vertices - eye.centre) @ turn.T + eye.centre
+                    for eye, part in zip(self.eyes, self.eyeballs, strict=True)]
+        eye_normals = [part.normals @ turn.T for part in self.eyeballs]
+        for eye in self.eyes:
+            face[eye.iris_indices] = (eye.iris_landmarks - eye.centre) @ turn.T + eye.centre
+        vertices = np.concatenate([head, cavity, teeth, *eyeballs, self.static.vertices,
+                                   beard.vertices, face[self.oval]]).astype(np.float32)
+        vertices[:FACE_VERTICES] = face
+        normals = np.concatenate([head_normals, self.cavity_normals, teeth_normals, *eye_normals,
                                   self.static.normals, beard.normals, head_normals[self.oval]]
                                  ).astype(np.float32)
         return HeadMesh(vertices=vertices, normals=normals, colours=self.colours,
@@ -324,6 +353,20 @@ def load_shape_basis() -> ShapeBasis:
     fields["brow_thickness"][:, 2] = 0.18 * brows
     fields["forehead_height"][:, 1] = 0.35 * _sigmoid((y - 2.6) / 0.6) * ((y - 1.5) / 3.2).clip(0)
     fields["forehead_height"][:, 2] = -0.1 * _sigmoid((y - 2.6) / 0.6) * ((y - 1.5) / 3.2).clip(0)
+    normals = vertex_normals(v, model.triangles)
+    ridge = np.maximum(*[_gaussian(v[:, :2], np.array([side * 3.3, 1.3]), 1.4)
+                         for side in (-1.0, 1.0)])
+    fields["brow_ridge"][:, 2] = 0.22 * ridge
+    for centre in eye_centres:
+        tight = _gaussian(v[:, :2], centre[:2], 0.9)
+        fields["eye_height"][:, 1] += 0.12 * (y - centre[1]) * tight
+    cheekbones = np.maximum(*[_gaussian(v[:, :2], np.array([side * 4.6, -1.4]), 1.3)
+                              for side in (-1.0, 1.0)])
+    fields["cheekbones"] = 0.3 * cheekbones[:, None] * normals
+    fields["cheekbones"][:, 0] += 0.08 * np.sign(x) * cheekbones
+    fields["chin_width"][:, 0] = 0.12 * x * _sigmoid(-(y + 8.8) / 0.8)
+    fields["nose_bridge"][:, 2] = 0.3 * nose * _gaussian(v[:, 1:2], np.array([0.0]), 1.3)
+    fields["upper_lip"][:, 1] = -0.18 * _gaussian(v[:, :2], mouth_centre[:2] + [0, -0.6], 2.0)
     stack = np.stack([fields[name] for name in SHAPE_PARAMETERS])
     return ShapeBasis(base=v, fields=_symmetrise(stack, model.mirror))
 
@@ -470,6 +513,15 @@ class Eyeball:
     iris_landmarks: npt.NDArray[np.float64]
 
 
+def _eye_rotation(gaze_x: float, gaze_y: float) -> npt.NDArray[np.float64]:
+    """The eyeball's rotation for a gaze (degrees): about the vertical axis, then the
+    horizontal, with the head's axes (x the actor's left, y up, z forward)."""
+    x, y = np.radians([gaze_x, -gaze_y])
+    about_y = np.array([[np.cos(x), 0, np.sin(x)], [0, 1, 0], [-np.sin(x), 0, np.cos(x)]])
+    about_x = np.array([[1, 0, 0], [0, np.cos(y), -np.sin(y)], [0, np.sin(y), np.cos(y)]])
+    return about_y @ about_x
+
+
 def _fit_eyeball(face: npt.NDArray[np.float64], eye: npt.NDArray[np.int32],
                  iris: npt.NDArray[np.int32]) -> Eyeball:
     """A sphere behind the eye opening whose iris is where the iris landmarks say; the landmarks
@@ -521,7 +573,11 @@ def _make_skull(model: FaceModel, face: npt.NDArray[np.float64], head_depth: flo
     theta = np.arctan2(offset[:, 1], offset[:, 0])
     start_radius = np.linalg.norm(offset, axis=1)
     ry = np.where(np.sin(theta) > 0, radii[1], bottom)
-    rho = 1 / np.sqrt((np.cos(theta) / radii[0]) ** 2 + (np.sin(theta) / ry) ** 2)
+    # Above the ears a skull's outline is squarer than an ellipse (a plain ellipse made the
+    # crown look pointed under short hair): a superellipse there.
+    power = np.where(np.sin(theta) > 0, _CROWN_POWER, 2.0)
+    rho = 1 / ((np.abs(np.cos(theta)) / radii[0]) ** power
+               + (np.abs(np.sin(theta)) / ry) ** power) ** (1 / power)
     start = np.arccos(np.clip((oval_points[:, 2] - centre[2]) / radii[2], -0.99, 0.99))
     rings = 9
     steps = (np.arange(1, rings) / rings) ** 1.2
@@ -625,6 +681,18 @@ def _make_teeth(face: npt.NDArray[np.float64], model: FaceModel) -> tuple[Part, 
                           np.full(len(vertices), MOUTH, dtype=np.uint8),
                           np.full(len(vertices), 0.6)))
     return parts[0], parts[1]
+
+
+def _make_tongue(face: npt.NDArray[np.float64], model: FaceModel) -> Part:
+    """A flattened ellipsoid on the floor of the mouth, its tip just behind the lower teeth
+    and its top a little above their edge, short enough to stay inside the cavity's pocket:
+    seen only when the jaw opens."""
+    inner = face[model.regions["lips_inner"]]
+    half = np.abs(inner[:, 0]).max()
+    front = np.array([0.0, inner[:, 1].mean(), inner[:, 2].max()])
+    radii = np.array([0.7 * half, 0.35, 0.9])
+    centre = front + [0.0, 0.35 - radii[1], -0.5 - radii[2]]
+    return _make_ellipsoid(centre, radii, 6, 12, np.array(_TONGUE), MOUTH, 0.5)
 
 
 def _make_cavity(ring: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

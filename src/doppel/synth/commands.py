@@ -135,8 +135,8 @@ def write_actor_clip(folder: Path, seed: int, config: SynthConfig, runtime: Runt
 
 def write_truth(path: Path, frames: list, actor, performance, scene, consent: Consent,
                 watermark_id: int) -> Path:
-    """truth.npz: per-frame landmarks (mediapipe order), visibility, pose, expression, face
-    masks; the actor, performance and scene that made the clip; consent and watermark ids."""
+    """truth.npz: per-frame landmarks (mediapipe order), visibility, pose, expression, gaze,
+    face masks; the actor, performance and scene that made the clip; consent and watermark ids."""
     from doppel.synth import EXPRESSIONS
 
     arrays = {
@@ -145,6 +145,7 @@ def write_truth(path: Path, frames: list, actor, performance, scene, consent: Co
         "pose": np.array([f.pose for f in frames], np.float32),
         "expression": np.array([f.expression for f in frames], np.float32),
         "expression_names": np.array(EXPRESSIONS),
+        "gaze": np.array([f.gaze for f in frames], np.float32),
         "face_mask": np.stack([f.face_mask for f in frames]),
         "actor_id": np.array(actor.id),
         "actor": np.array(json.dumps(asdict(actor))),

@@ -33,6 +33,7 @@ _GLASSES_SPECULAR = 0.9
 _COLUMNS = 48  # shell columns around the head (strands run along them, from the crown down)
 _ROWS = 15  # shell rows from the crown to the hair's edge
 _CURTAIN_ROWS = 9
+_EDGE_SHADE = 0.5  # how much beard colour the skin under a beard's edge takes (see beard_shading)
 
 
 @dataclass(frozen=True)
@@ -361,10 +362,13 @@ class BeardShell:
 
 
 def make_beard(face: npt.ArrayLike, regions: dict[str, npt.NDArray[np.int32]],
-               style: BeardStyle, colour: Colour, seed: int) -> BeardShell | None:
+               style: BeardStyle, colour: Colour, seed: int, skin: Colour | None = None
+               ) -> BeardShell | None:
     """A moustache or full beard as a shell 0.2-0.5 cm over `face` (float (478, 3), neutral),
     leaving the lips and mouth opening clear; None for "none" and "stubble" (stubble is colour:
-    see `beard_shading`). regions: the face model's. Deterministic for `seed`."""
+    see `beard_shading`). regions: the face model's. Deterministic for `seed`. With `skin`,
+    the shell's thin edge fades towards the beard-shaded skin beneath it, so the mesh's
+    triangle edges do not show as a jagged line."""
     if style not in BEARD_STYLES:
         raise DoppelError(f"unknown beard style {style!r}; use one of {', '.join(BEARD_STYLES)}")
     if style in ("none", "stubble"):
@@ -381,6 +385,10 @@ def make_beard(face: npt.ArrayLike, regions: dict[str, npt.NDArray[np.int32]],
     x = np.einsum("kj,kj->k", weights, face[anchors, 0])
     streaks = 1 + 0.15 * np.sin(x * 7 + rng.uniform(0, 6.3)) + rng.normal(0, 0.06, len(x))
     colours = np.clip(np.array(colour) * streaks[:, None], 0, 1)
+    if skin is not None:
+        under = np.array(skin) + _EDGE_SHADE * (np.array(colour) - np.array(skin))
+        solid = np.clip((thickness - 0.05) / 0.15, 0.0, 1.0)[:, None]
+        colours = under + solid * (colours - under)
     return BeardShell(anchors, weights, thickness, triangles, colours)
 
 

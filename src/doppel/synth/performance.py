@@ -12,6 +12,8 @@ Conventions (all signals are float32, one value per video frame, sampled at t = 
     jaw_open, mouth_wide ("ee" spread), mouth_round ("oo" pucker), smile, brow_raise,
     blink_left, blink_right (1 = closed; the actor's own left/right) and speech (the loudness
     envelope of the voice) are in [0, 1].
+    gaze_x, gaze_y  degrees the eyes turn in the head; > 0 towards the actor's left (our
+           right) / up, like yaw and pitch.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from doppel.errors import DoppelError
 SIGNALS = (
     "yaw", "pitch", "roll", "tx", "ty", "scale",
     "jaw_open", "mouth_wide", "mouth_round", "smile", "blink_left", "blink_right",
-    "brow_raise", "speech",
+    "brow_raise", "speech", "gaze_x", "gaze_y",
 )
 MAX_YAW_SPEED = 60.0  # degrees per second, never exceeded between two frames
 MAX_TRANSLATION = 0.08  # fraction of the frame size
@@ -76,6 +78,14 @@ _TURN_SPEED = (30.0, 46.0)  # degrees/s planned; drift on top stays under MAX_YA
 _DRIFT_DURING_TURN = 0.3  # a turned head still moves a little
 _CONTROL_RATE = 20.0  # Hz at which drift noise is drawn; far above its slowest frequencies
 
+# Gaze: fixations of 0.3-2.5 s joined by saccades of ~40 ms, mostly near the camera (the
+# person they talk to); the eyes lead a head turn by looking towards where it goes.
+_FIXATION = (0.3, 2.5)
+_SACCADE = 0.04
+_GAZE_SPREAD = (7.0, 4.0)  # standard deviation, degrees (x, y)
+_GAZE_LIMIT = (20.0, 12.0)
+_GAZE_LEAD = 0.25  # of the head's yaw change over the next half second
+
 
 @dataclass(frozen=True, eq=False)
 class Performance:
@@ -99,6 +109,8 @@ class Performance:
     blink_right: npt.NDArray[np.float32]
     brow_raise: npt.NDArray[np.float32]
     speech: npt.NDArray[np.float32]
+    gaze_x: npt.NDArray[np.float32]
+    gaze_y: npt.NDArray[np.float32]
     fps: float
     seed: int
 
@@ -181,13 +193,16 @@ def generate_performance(
     Blinks come every 2-6 s; speech (when `talking`) in phrases of 1-4 s with syllables at
     3-6 Hz and pauses of 0.3-1.5 s; smiles and brow raises now and then; the head drifts
     and every 4-8 s turns towards up to `max_yaw` degrees, holds, and comes back, never
-    faster than MAX_YAW_SPEED. Each part has its own random stream, so switching `talking`
-    off leaves blinks and head motion unchanged.
+    faster than MAX_YAW_SPEED; the eyes fixate for 0.3-2.5 s between quick saccades. Each
+    part has its own random stream, so switching `talking` off leaves blinks, gaze and head
+    motion unchanged.
     """
     _check_arguments(seconds, fps, seed, max_yaw)
     times = np.arange(round(seconds * fps)) / fps
-    blink_rng, speech_rng, face_rng, head_rng = (
-        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(4)
+    # A spawned child's stream depends only on its position, so adding the gaze's stream
+    # left every other signal as it was.
+    blink_rng, speech_rng, face_rng, head_rng, gaze_rng = (
+        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(5)
     )
     blink_left, blink_right = _generate_blinks(times, blink_rng)
     phrases = _plan_phrases(seconds, speech_rng) if talking else []
@@ -196,9 +211,10 @@ def generate_performance(
     smile = _render(times, _plan_smiles(seconds, face_rng))
     brow_raise = _render(times, _plan_brow_raises(seconds, phrase_starts, face_rng))
     head = _generate_head(times, fps, max_yaw, phrase_starts, head_rng)
+    gaze_x, gaze_y = _generate_gaze(times, head["yaw"], fps, gaze_rng)
     return Performance(
         **head, **mouth, smile=smile, blink_left=blink_left, blink_right=blink_right,
-        brow_raise=brow_raise, fps=fps, seed=seed,
+        brow_raise=brow_raise, gaze_x=gaze_x, gaze_y=gaze_y, fps=fps, seed=seed,
     )
 
 
@@ -421,6 +437,33 @@ def _poisson_times(seconds: float, mean_gap: float, rng: np.random.Generator) ->
         times.append(at)
         at += max(1.5, rng.exponential(mean_gap))
     return times
+
+
+# ---- gaze ---------------------------------------------------------------------------------
+
+
+def _generate_gaze(times: npt.NDArray[np.float64], yaw: npt.NDArray[np.float64], fps: float,
+                   rng: np.random.Generator
+                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """gaze_x, gaze_y (degrees, float64 (N,)) at `times`: fixations joined by saccades, plus
+    a lead into head turns."""
+    start, targets = 0.0, []
+    while start <= times[-1]:
+        target = rng.normal(0.0, _GAZE_SPREAD)
+        targets.append((start, *np.clip(target, np.negative(_GAZE_LIMIT), _GAZE_LIMIT)))
+        start += rng.uniform(*_FIXATION)
+    at = np.array([t for t, _, _ in targets])
+    index = np.searchsorted(at, times, side="right") - 1
+    previous = np.maximum(index - 1, 0)
+    # Each saccade moves linearly from the previous fixation over _SACCADE seconds.
+    progress = np.clip((times - at[index]) / _SACCADE, 0.0, 1.0)
+    progress[index == 0] = 1.0
+    gaze = np.array([(x, y) for _, x, y in targets])
+    values = gaze[previous] + progress[:, None] * (gaze[index] - gaze[previous])
+    ahead = np.minimum(np.arange(len(times)) + max(1, round(0.5 * fps)), len(times) - 1)
+    lead = np.clip(_GAZE_LEAD * (yaw[ahead] - yaw), -10.0, 10.0)
+    gaze_x = np.clip(values[:, 0] + lead, -_GAZE_LIMIT[0], _GAZE_LIMIT[0])
+    return gaze_x, values[:, 1]
 
 
 # ---- head ---------------------------------------------------------------------------------

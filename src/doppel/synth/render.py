@@ -52,6 +52,7 @@ class SynthFrame:
     the face (skin inside the face oval, lips, eyes, mouth), softened on its outline by the same
     lens blur as the picture. parts: uint8 HxW, the part drawn at each pixel (actor.SKIN, LIPS, IRIS, ...;
     0 for background). pose: yaw, pitch, roll in degrees. expression: EXPRESSIONS values.
+    gaze: the eyes' turn in the head, degrees (x > 0 towards the actor's left, y > 0 up).
     """
 
     index: int
@@ -62,6 +63,7 @@ class SynthFrame:
     parts: npt.NDArray[np.uint8]
     pose: tuple[float, float, float]
     expression: tuple[float, ...]
+    gaze: tuple[float, float]
 
 
 def render(actor: Actor, performance: Performance, scene: Scene,
@@ -85,7 +87,8 @@ def render_clip(clip: Clip) -> Iterator[SynthFrame]:
     with Renderer(width, height, samples=1) as renderer:
         for index in range(len(clip.performance)):
             values = clip.performance.frame(index)
-            head = builder.build({name: values[name] for name in EXPRESSIONS})
+            head = builder.build({name: values[name] for name in EXPRESSIONS},
+                                 gaze=(values["gaze_x"], values["gaze_y"]))
             positions, normals = _pose_and_project(head.vertices, head.normals, head.labels,
                                                    values, pivot, width, height)
             drawn = renderer.draw(Mesh(positions, normals, head.colours, head.triangles,
@@ -98,7 +101,8 @@ def render_clip(clip: Clip) -> Iterator[SynthFrame]:
                 visible=_visible(landmarks, positions[:NUM_LANDMARKS, 2], drawn.depth),
                 face_mask=_lens_blur(_face_mask(drawn.labels)), parts=drawn.labels,
                 pose=(values["yaw"], values["pitch"], values["roll"]),
-                expression=tuple(values[name] for name in EXPRESSIONS))
+                expression=tuple(values[name] for name in EXPRESSIONS),
+                gaze=(values["gaze_x"], values["gaze_y"]))
 
 
 def _pose_and_project(vertices: np.ndarray, normals: np.ndarray, labels: np.ndarray,

@@ -103,7 +103,9 @@ def test_skull_normals_point_outward():
     ("face_width", 454, 0, 1), ("jaw_width", 397, 0, 1), ("chin_length", 152, 1, -1),
     ("face_length", 152, 1, -1), ("eye_spacing", 263, 0, 1), ("brow_height", 334, 1, 1),
     ("mouth_width", 291, 0, 1), ("lip_fullness", 17, 1, -1), ("forehead_height", 10, 1, 1),
-    ("cheek_fullness", 425, 0, 1), ("eye_tilt", 263, 1, 1),
+    ("cheek_fullness", 425, 0, 1), ("eye_tilt", 263, 1, 1), ("brow_ridge", 334, 2, 1),
+    ("cheekbones", 345, 0, 1), ("chin_width", 377, 0, 1), ("nose_bridge", 6, 2, 1),
+    ("upper_lip", 0, 1, -1),
 ])
 def test_shape_parameter_moves_its_feature(parameter, landmark, axis, sign):
     base = face_of(actor_with())
@@ -115,6 +117,21 @@ def test_eye_size_widens_the_opening():
     def opening(face):
         return np.linalg.norm(face[263] - face[362]) + np.linalg.norm(face[386] - face[374])
     assert opening(face_of(actor_with(eye_size=2.0))) > opening(face_of(actor_with())) + 0.2
+
+
+def test_eye_height_opens_the_lids_wider():
+    def height(face):
+        return face[386, 1] - face[374, 1]
+    assert height(face_of(actor_with(eye_height=2.0))) > height(face_of(actor_with())) + 0.1
+    assert height(face_of(actor_with(eye_height=-2.0))) < height(face_of(actor_with())) - 0.1
+
+
+def test_later_shape_parameters_left_earlier_draws_alone():
+    actor = random_actor(11)
+    assert all(name in actor.shape for name in SHAPE_PARAMETERS)
+    later = ("brow_ridge", "eye_height", "cheekbones", "chin_width", "nose_bridge", "upper_lip")
+    assert len({round(actor.shape[name], 6) for name in later}) == len(later)
+    assert actor.shape["face_width"] != actor.shape["brow_ridge"]
 
 
 def test_actors_differ():
@@ -156,6 +173,37 @@ def test_irises_sit_on_the_eyeballs():
         assert np.ptp(rim) < 1e-3  # a circle
         drawn = np.linalg.norm(near[:, :2] - landmarks[0, :2], axis=1).max()
         assert abs(drawn - rim.mean()) < 1e-3  # the drawn iris edge is the landmark circle
+
+
+def test_gaze_turns_the_eyeballs_and_their_iris_landmarks():
+    builder = HeadBuilder(random_actor(9))
+    ahead, right, up = (builder.build({}, gaze=gaze) for gaze in ((0, 0), (15, 0), (0, 10)))
+    for centre in (468, 473):
+        assert right.vertices[centre, 0] - ahead.vertices[centre, 0] > 0.2  # the actor's left
+        assert up.vertices[centre, 1] - ahead.vertices[centre, 1] > 0.15
+    moved = np.linalg.norm(right.vertices - ahead.vertices, axis=1) > 1e-4
+    assert set(np.unique(right.labels[moved])) <= {IRIS, EYE_WHITE, SKIN}
+    assert moved[right.labels == IRIS].all()
+    assert np.allclose(right.vertices[:468], ahead.vertices[:468])
+
+
+def test_an_open_jaw_shows_the_tongue_and_a_closed_one_hides_it():
+    from doppel.synth import neutral_performance, random_scene, render
+    from doppel.synth import actor as actor_module
+
+    tongue = np.array(actor_module._TONGUE)
+    performance = replace(neutral_performance(2, 25.0), jaw_open=np.float32([0.0, 1.0]))
+    closed, opened = render(random_actor(3075), performance, random_scene(1), 256)
+
+    def tongue_pixels(frame):
+        mouth = frame.rgb[frame.parts == MOUTH].astype(np.float64) / 255
+        # the tongue is the only part of the mouth this pink: red well above green and blue
+        return int(((mouth[:, 0] > 0.35) & (mouth[:, 1] < 0.6 * mouth[:, 0])
+                    & (mouth[:, 1] > 0.25 * mouth[:, 0])).sum())
+
+    assert tongue[0] > 2 * tongue[1]
+    assert tongue_pixels(closed) == 0
+    assert tongue_pixels(opened) >= 10
 
 
 @pytest.mark.parametrize(("name", "landmark", "axis", "sign"), [

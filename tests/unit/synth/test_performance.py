@@ -222,3 +222,26 @@ def test_neutral_performance_is_still_and_frontal():
 def test_bad_arguments_raise_doppel_error(arguments):
     with pytest.raises(DoppelError):
         generate_performance(**arguments)
+
+
+def test_gaze_fixates_between_quick_saccades(minute):
+    for name, limit in (("gaze_x", 20.0), ("gaze_y", 12.0)):
+        signal = getattr(minute, name)
+        assert np.abs(signal).max() <= limit, name
+        assert np.ptp(signal) > 8.0, f"{name} never moves"
+    steps = np.hypot(np.diff(minute.gaze_x), np.diff(minute.gaze_y))
+    # Most frames the eyes hold still; saccades are big steps between them.
+    assert (steps < 0.5).mean() > 0.7
+    saccades = steps > 2.0
+    starts = np.flatnonzero(saccades[1:] & ~saccades[:-1])
+    assert 60.0 / 2.5 <= len(starts) <= 60.0 / 0.3
+
+
+def test_adding_gaze_left_the_other_signals_alone():
+    performance = generate_performance(4.0, FPS, seed=7)
+    # Values from before the gaze's random stream existed.
+    assert performance.yaw[100] == pytest.approx(-25.455462, abs=1e-5)
+    assert performance.jaw_open.sum() == pytest.approx(23.100765, abs=1e-4)
+    assert np.ptp(performance.gaze_x) > 0.0
+    silent = generate_performance(4.0, FPS, seed=7, talking=False)
+    assert np.array_equal(performance.gaze_x, silent.gaze_x)
