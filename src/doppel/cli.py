@@ -29,6 +29,7 @@ class Command:
 
 def _commands() -> list[Command]:
     from doppel import bench, demo
+    from doppel.faceset import commands as faceset
     from doppel.media import commands as media
     from doppel.provenance import commands as provenance
     from doppel.synth import commands as synth
@@ -40,6 +41,8 @@ def _commands() -> list[Command]:
                 media.CutConfig, media.run_cut),
         Command("verify", "check a file's C2PA manifest and invisible watermark",
                 provenance.VerifyConfig, provenance.run_verify),
+        Command("faceset", "show what a faceset holds (info) or write a contact sheet of its "
+                "faces (sheet)", faceset.FacesetConfig, faceset.run_faceset),
         Command("synth", "render clips of synthetic actors (people who do not exist) with their "
                 "ground truth", synth.SynthConfig, synth.run_synth),
         Command("demo", "run the end-to-end demo (what exists so far)", demo.DemoConfig, demo.run),

@@ -1,7 +1,7 @@
 """Media in and out: probe files, stream frames, write H.264 video and still images."""
 
 from doppel.media._formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES, classify
-from doppel.media._image import read_image, write_image
+from doppel.media._image import read_image, tile_grid, write_image
 from doppel.media._probe import MediaInfo, probe
 from doppel.media._read import read_frames
 from doppel.media._write import Preset, VideoWriter, WriterConfig
@@ -17,5 +17,6 @@ __all__ = [
     "probe",
     "read_frames",
     "read_image",
+    "tile_grid",
     "write_image",
 ]

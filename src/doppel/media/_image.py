@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,17 @@ def write_image(
     with atomic_path(path, on_finish=on_finish) as temp:
         image.save(temp, **options)
     return path
+
+
+def tile_grid(tiles: list[npt.NDArray[np.uint8]], background: int = 255
+              ) -> npt.NDArray[np.uint8]:
+    """Lay equal RGB uint8 HxWx3 tiles row by row in a grid as near square as the tiles allow
+    (columns = ceil(sqrt(n * H / W))); empty places are `background` grey."""
+    height, width = tiles[0].shape[:2]
+    columns = max(1, min(len(tiles), math.ceil(math.sqrt(len(tiles) * height / width))))
+    rows = math.ceil(len(tiles) / columns)
+    sheet = np.full((rows * height, columns * width, 3), background, np.uint8)
+    for index, tile in enumerate(tiles):
+        row, column = divmod(index, columns)
+        sheet[row * height:(row + 1) * height, column * width:(column + 1) * width] = tile
+    return sheet

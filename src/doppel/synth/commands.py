@@ -6,7 +6,6 @@ import contextlib
 import datetime
 import json
 import logging
-import math
 import wave
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -19,7 +18,7 @@ import numpy.typing as npt
 from doppel.config import check_fields
 from doppel.errors import DoppelError
 from doppel.files import atomic_path, check_output_path
-from doppel.media import VideoWriter, WriterConfig, write_image
+from doppel.media import VideoWriter, WriterConfig, tile_grid, write_image
 from doppel.provenance.keys import SigningConfig
 from doppel.provenance.label import LabelConfig
 from doppel.runtime import Runtime, apply_threads
@@ -174,7 +173,7 @@ def write_contact_sheet(path: Path, config: SynthConfig, runtime: Runtime) -> Pa
         actor, scene = random_actor(seed), random_scene(seed)
         pose = replace(neutral_performance(2, config.fps), yaw=np.array([0.0, 30.0], np.float32))
         tiles.append(np.concatenate([f.rgb for f in render(actor, pose, scene, tile)], axis=1))
-    sheet = _grid(tiles)
+    sheet = tile_grid(tiles)
     consents = tuple(synthetic_consent(random_actor(seed).id).id for seed in seeds)
     watermark_id = new_watermark_id()
     config_dir = runtime.config_dir or path.parent
@@ -183,17 +182,6 @@ def write_contact_sheet(path: Path, config: SynthConfig, runtime: Runtime) -> Pa
     return write_image(path, mark_frame(sheet, Watermarker(watermark_id), config.label),
                        on_finish=lambda temp: sign_file(temp, claim, signer,
                                                         config_dir / LEDGER_FILE))
-
-
-def _grid(tiles: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:
-    columns = max(1, min(len(tiles), math.ceil(math.sqrt(len(tiles) / 2))))
-    rows = math.ceil(len(tiles) / columns)
-    height, width = tiles[0].shape[:2]
-    sheet = np.full((rows * height, columns * width, 3), 255, np.uint8)
-    for index, tile in enumerate(tiles):
-        row, column = divmod(index, columns)
-        sheet[row * height:(row + 1) * height, column * width:(column + 1) * width] = tile
-    return sheet
 
 
 @contextlib.contextmanager
