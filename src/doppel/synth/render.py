@@ -22,7 +22,7 @@ import numpy.typing as npt
 from doppel.synth.actor import (CLOTHES, EXPRESSIONS, FACE_PARTS, NECK, Actor, HeadBuilder)
 from doppel.synth.face_model import load_face_model
 from doppel.synth.performance import Performance
-from doppel.synth.raster import Mesh, Renderer
+from doppel.synth.raster import Mesh, Rendered, Renderer
 from doppel.synth.scene import Scene, degrade_frame, render_background
 
 CAMERA_DISTANCE = 70.0  # cm: a head-and-shoulders shot with mild perspective
@@ -83,26 +83,42 @@ def render_clip(clip: Clip) -> Iterator[SynthFrame]:
     width, height = clip.size
     background = render_background(clip.scene, width, height)
     builder = HeadBuilder(clip.actor)
-    pivot = load_face_model().pivot.astype(np.float32)
     with Renderer(width, height, samples=1) as renderer:
         for index in range(len(clip.performance)):
             values = clip.performance.frame(index)
-            head = builder.build({name: values[name] for name in EXPRESSIONS},
-                                 gaze=(values["gaze_x"], values["gaze_y"]))
-            positions, normals = _pose_and_project(head.vertices, head.normals, head.labels,
-                                                   values, pivot, width, height)
-            drawn = renderer.draw(Mesh(positions, normals, head.colours, head.triangles,
-                                       head.labels, head.specular, head.uv, head.texture),
-                                  clip.scene.light, background=background)
+            drawn, positions = draw_actor(renderer, builder, values, clip.scene, background)
             rgb = degrade_frame(_lens_blur(drawn.rgb), clip.scene, index)
-            landmarks = positions[:NUM_LANDMARKS, :2].copy()
-            yield SynthFrame(
-                index=index, rgb=rgb, landmarks=landmarks,
-                visible=_visible(landmarks, positions[:NUM_LANDMARKS, 2], drawn.depth),
-                face_mask=_lens_blur(_face_mask(drawn.labels)), parts=drawn.labels,
-                pose=(values["yaw"], values["pitch"], values["roll"]),
-                expression=tuple(values[name] for name in EXPRESSIONS),
-                gaze=(values["gaze_x"], values["gaze_y"]))
+            yield actor_truth(index, rgb, values, positions, drawn.labels, drawn.depth)
+
+
+def draw_actor(renderer: Renderer, builder: HeadBuilder, values: dict[str, float], scene: Scene,
+               background: npt.NDArray[np.uint8]) -> tuple[Rendered, npt.NDArray[np.float32]]:
+    """One actor's head drawn for one frame's performance `values` over `background`, and its
+    vertices' positions (x, y pixels; z depth in cm)."""
+    head = builder.build({name: values[name] for name in EXPRESSIONS},
+                         gaze=(values["gaze_x"], values["gaze_y"]))
+    positions, normals = _pose_and_project(head.vertices, head.normals, head.labels, values,
+                                           load_face_model().pivot.astype(np.float32),
+                                           renderer.width, renderer.height)
+    drawn = renderer.draw(Mesh(positions, normals, head.colours, head.triangles, head.labels,
+                               head.specular, head.uv, head.texture),
+                          scene.light, background=background)
+    return drawn, positions
+
+
+def actor_truth(index: int, rgb: npt.NDArray[np.uint8], values: dict[str, float],
+                positions: npt.NDArray[np.float32], labels: npt.NDArray[np.uint8],
+                depth: npt.NDArray[np.float32]) -> SynthFrame:
+    """The truth of one actor in a finished frame `rgb`: labels are its parts where it is
+    seen (0 elsewhere) and depth the nearest drawn surface of anything in the frame."""
+    landmarks = positions[:NUM_LANDMARKS, :2].copy()
+    return SynthFrame(
+        index=index, rgb=rgb, landmarks=landmarks,
+        visible=_visible(landmarks, positions[:NUM_LANDMARKS, 2], depth),
+        face_mask=_lens_blur(_face_mask(labels)), parts=labels,
+        pose=(values["yaw"], values["pitch"], values["roll"]),
+        expression=tuple(values[name] for name in EXPRESSIONS),
+        gaze=(values["gaze_x"], values["gaze_y"]))
 
 
 def _pose_and_project(vertices: np.ndarray, normals: np.ndarray, labels: np.ndarray,
