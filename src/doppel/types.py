@@ -34,6 +34,34 @@ class Frame:
         return int(self.rgb.shape[1])
 
 
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One face found in a frame by a detector backend (doppel.faces).
+
+    box: (x0, y0, x1, y1) in pixels, the extent of the backend's landmarks.
+    score: detection score in [0, 1]; each backend documents how it maps its own score.
+    landmarks: float32 (N, 2), x, y in pixels (pixel [i, j]'s centre is (j, i)), the backend's
+        own points: 478 for mediapipe (its face-mesh order), 68 for dlib.
+    points68: float32 (68, 2) pixels, the same face in iBUG-300W order, for every backend:
+        0-16 jaw (image left to right), 17-21 and 22-26 brows, 27-35 nose, 36-41 and 42-47
+        eyes (image left first), 48-67 lips.
+    pose: (yaw, pitch, roll) in degrees with synth's convention: yaw > 0 turns the face to its
+        own left (nose to the image's right), pitch > 0 looks up, roll > 0 tilts the head
+        towards its left shoulder (clockwise on screen).
+    depth: float32 (N,), per-landmark depth where the backend has it (mediapipe: roughly
+        pixels, smaller is nearer the camera); None otherwise.
+    track: track id once tracked; -1 untracked.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: npt.NDArray[np.float32]
+    points68: npt.NDArray[np.float32]
+    pose: tuple[float, float, float]
+    depth: npt.NDArray[np.float32] | None = None
+    track: int = -1
+
+
 ConsentKind = Literal["person", "synthetic"]
 
 

@@ -1,6 +1,16 @@
 """Face detection and 478-point landmarks with mediapipe (BlazeFace full-range + face mesh).
 
-Coordinates are pixels with OpenCV's convention: the centre of pixel (i, j) is at x=i, y=j.
+Each face is a doppel.types.Face: landmarks float32 (478, 2) pixels in mediapipe's numbering
+(468..477 are the irises; "left" in mediapipe's names is the subject's left, on the image's
+right); depth float32 (478,), mediapipe's z scaled like x (z_norm * W), so roughly pixels,
+smaller is nearer the camera, about 0 at the head's centre plane; points68 the iBUG view
+(doppel.faces.landmarks); pose from those (doppel.faces.pose); box the landmarks' extent (not
+BlazeFace's box, which stops at the brows and can cut the chin); score the BlazeFace full-range
+score of the detection that overlaps the face, 0.0 when only the mesh's own short-range detector
+found it.
+
+Coordinates are pixels with OpenCV's convention: the centre of pixel (row i, column j) is at
+x=j, y=i.
 mediapipe's normalised coordinates span the image edges (0 is the left edge of pixel 0, 1 the
 right edge of pixel W-1), so x_pixel = x_norm * W - 0.5 and y_pixel = y_norm * H - 0.5.
 """
@@ -12,37 +22,18 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
 from doppel.errors import DoppelError
+from doppel.faces.landmarks import points68_from_mediapipe
+from doppel.faces.pose import estimate_pose
+from doppel.types import Face
 
 NUM_LANDMARKS = 478  # 468 mesh points + 2 x 5 iris points (refine_landmarks=True)
-
-
-@dataclass(frozen=True, eq=False)
-class Face:
-    """One face found in a frame.
-
-    box: (x0, y0, x1, y1) in pixels, the extent of the landmarks (not BlazeFace's box, which
-        stops at the brows and can cut the chin).
-    score: BlazeFace full-range detection score in [0, 1] of the detection that overlaps this
-        face; 0.0 when only the mesh's own (short-range) detector found it.
-    landmarks: float32 (478, 2), x, y in pixels (pixel centres at integers); mediapipe's
-        numbering, 468..477 are the irises. "Left" in mediapipe's names is the subject's left,
-        which is on the image's right.
-    depth: float32 (478,), mediapipe z scaled like x (z_norm * W), so roughly pixels; smaller
-        is nearer the camera, about 0 at the head's centre plane.
-    """
-
-    box: tuple[float, float, float, float]
-    score: float
-    landmarks: npt.NDArray[np.float32]
-    depth: npt.NDArray[np.float32]
 
 
 class MediapipeFaces:
@@ -100,7 +91,7 @@ class MediapipeFaces:
         self._mesh.close()
         self._detector.close()
 
-    def __enter__(self) -> MediapipeFaces:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -110,7 +101,7 @@ class MediapipeFaces:
 
 def _import_solutions() -> Any:
     try:
-        import mediapipe.python.solutions as solutions
+        from mediapipe.python import solutions
     except ImportError as error:
         raise DoppelError(
             f"mediapipe is not installed ({error}); install it with "
@@ -129,8 +120,10 @@ def _mesh_face(mesh: Any, width: int, height: int, boxes: list[npt.NDArray[np.fl
     overlaps = [_iou(box, other) for other in boxes]
     best = int(np.argmax(overlaps)) if overlaps else -1
     score = scores[best] if best >= 0 and overlaps[best] > 0.25 else 0.0
+    points68 = points68_from_mediapipe(landmarks)
     return Face(box=(float(x0), float(y0), float(x1), float(y1)), score=score,
-                landmarks=landmarks, depth=depth)
+                landmarks=landmarks, points68=points68,
+                pose=estimate_pose(points68, (width, height)), depth=depth)
 
 
 def _detection_box(detection: Any, width: int, height: int) -> npt.NDArray[np.float64]:

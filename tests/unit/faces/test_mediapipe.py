@@ -1,6 +1,8 @@
-"""The mediapipe wrapper on the one real face available offline (NASA's public-domain astronaut)."""
+"""The mediapipe wrapper on the one real face available offline (NASA's public-domain
+astronaut) and on a synthetic actor with known landmarks."""
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ pytest.importorskip("mediapipe")
 skimage_data = pytest.importorskip("skimage.data")
 
 from doppel.errors import DoppelError  # noqa: E402
-from doppel.faces import NUM_LANDMARKS, MediapipeFaces  # noqa: E402
+from doppel.faces import NUM_LANDMARKS, Face, MediapipeFaces, points68_from_mediapipe  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,44 @@ def test_finds_the_astronaut_with_a_confident_score(astronaut_face):
     # the face is in the upper middle of the 512x512 photo, roughly 90 pixels wide
     assert 150 < x0 < x1 < 300 and 50 < y0 < y1 < 200
     assert 60 < x1 - x0 < 140
+
+
+def test_faces_are_the_shared_face_type_with_68_points_and_a_pose(astronaut_face):
+    assert isinstance(astronaut_face, Face) and astronaut_face.track == -1
+    points = astronaut_face.points68
+    assert points.shape == (68, 2) and points.dtype == np.float32
+    np.testing.assert_array_equal(points, points68_from_mediapipe(astronaut_face.landmarks))
+    assert len(astronaut_face.pose) == 3
+    assert all(isinstance(angle, float) for angle in astronaut_face.pose)
+
+
+def test_eye_centres_land_on_the_astronauts_eyes(astronaut_face):
+    # the pupils, read off the photo by eye: (203, 101) on the image's left, (246, 104)
+    points = astronaut_face.points68
+    assert np.linalg.norm(points[36:42].mean(axis=0) - (203, 101)) < 3
+    assert np.linalg.norm(points[42:48].mean(axis=0) - (246, 104)) < 3
+
+
+def test_the_astronaut_faces_the_camera_upright(astronaut_face):
+    yaw, pitch, roll = astronaut_face.pose
+    # no turn or tilt; in synth's convention (frontal = the face oval facing the camera) her
+    # head reads about 20 degrees down, and dlib's points say the same
+    assert abs(yaw) < 10 and abs(roll) < 8 and -35 < pitch < -5
+
+
+def test_synthetic_actor_points68_match_the_truth(detector):
+    from doppel.synth import neutral_performance, random_actor, random_scene, render
+
+    performance = replace(neutral_performance(3, 25.0),
+                          yaw=np.float32([-20, 0, 20]), pitch=np.float32([5, -5, 0]))
+    frames = render(random_actor(3075), performance, random_scene(3), 256)
+    for frame in frames:
+        [face] = detector.detect(frame.rgb)
+        truth = points68_from_mediapipe(frame.landmarks)
+        eyes = np.linalg.norm(truth[36] - truth[45])
+        error = np.linalg.norm(face.points68 - truth, axis=1).mean() / eyes
+        assert error < 0.08  # measured 3-6 % on pool actors
+        assert abs(face.pose[0] - frame.pose[0]) < 8
 
 
 def test_landmarks_are_pixels_inside_the_box(astronaut_face):
