@@ -8,11 +8,13 @@ import os
 import re
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +36,7 @@ log = logging.getLogger("doppel.faceset")
 MASKS_DIR = "masks"
 BATCH_FACES = 50  # faces per commit: a crash loses at most this many
 COMMIT_SECONDS = 10.0  # ... or this much work when faces are rare (progress marks)
+_MAX_QUEUED = 8  # faces whose PNGs may be in writing at once (bounds the memory they hold)
 _READ_CHUNK = 256  # rows per query while streaming: no read lock is held between chunks
 _FACE_NAME = re.compile(r"s\d+_f\d+_t-?\d+\.png")
 # atomic_path's temp files (".<stem>.<random>.partial.<ext>"), left behind only by a hard kill.
@@ -70,6 +73,11 @@ class Faceset:
         self._since: float | None = None  # when the uncommitted work began
         self._unsynced: list[Path] = []
         self._framing = _framing_of(connection)  # (crop size, coverage) every face shares
+        # PNG encoding (zlib, ~8 ms a 256-px crop) runs on a thread of its own, overlapping
+        # the caller's next frame; a face's row is inserted once its PNGs are on disk.
+        self._writer: ThreadPoolExecutor | None = None
+        self._queue: deque[tuple[Future[None], FaceRecord, str]] = deque()
+        self._queued: set[tuple[str, int, int]] = set()
 
     @property
     def path(self) -> Path:
@@ -105,21 +113,38 @@ class Faceset:
             raise DoppelError(f"faceset {self._folder} holds {_framing_text(self._framing)} "
                               f"crops and cannot take {_framing_text(framing)} ones: extract "
                               "with the same crop size and coverage, or into a new faceset")
-        if self._has_face(record.source_hash, record.frame, record.track):
+        key = (record.source_hash, int(record.frame), int(record.track))
+        if self.has_face(*key):
             return False
         with _sqlite_guard(self._folder):
             self._begin()
             name = face_name(self._source_id(record.source_hash, record.source_path),
                              record.frame, record.track)
-            crop, mask = self._folder / name, self._folder / MASKS_DIR / name
-            _write_png(crop, record.crop)
-            _write_png(mask, record.mask)
-            self._unsynced += [crop, mask]
-            self._connection.execute(FACE_INSERT, face_row(record, name, f"{MASKS_DIR}/{name}"))
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="faceset-png")
+        future = self._writer.submit(_write_pngs, self._folder / name,
+                                     self._folder / MASKS_DIR / name, record.crop, record.mask)
+        self._queue.append((future, record, name))
+        self._queued.add(key)
         self._framing = framing
-        self._pending += 1
+        self._insert_written(wait=len(self._queue) > _MAX_QUEUED)
         self._commit_if_due()
         return True
+
+    def _insert_written(self, wait: bool | Literal["all"] = False) -> None:
+        """Insert the rows of queued faces whose PNGs are written, oldest first; with `wait`,
+        wait for the oldest until the queue is short again (all of it when `wait` is "all")."""
+        everything = wait == "all"
+        while self._queue and (wait or self._queue[0][0].done()):
+            future, record, name = self._queue.popleft()
+            self._queued.discard((record.source_hash, int(record.frame), int(record.track)))
+            future.result()  # a failed write (disk full ...) raises here, and its row is not added
+            with _sqlite_guard(self._folder):
+                self._connection.execute(FACE_INSERT,
+                                         face_row(record, name, f"{MASKS_DIR}/{name}"))
+            self._unsynced += [self._folder / name, self._folder / MASKS_DIR / name]
+            self._pending += 1
+            wait = everything or (bool(wait) and len(self._queue) > _MAX_QUEUED)
 
     def add_consent(self, consent: Consent) -> bool:
         """Record a consent (written at once); False when a record with its id is there."""
@@ -173,6 +198,7 @@ class Faceset:
         """Stream the faces in the order they were added, reading their PNGs only when
         `images` is set (else crop and mask are None). `sample`: yield only that many, evenly
         spread over the faceset (the middle of each of `sample` equal runs)."""
+        self._insert_written(wait="all")
         if sample is not None and sample < len(self):
             ids = [row[0] for row in self._connection.execute("SELECT id FROM faces ORDER BY id")]
             for position in _spread(len(ids), sample):
@@ -194,15 +220,43 @@ class Faceset:
         return [track_record(row) for row in rows]
 
     def __len__(self) -> int:
+        self._insert_written(wait="all")
         return int(self._connection.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
 
+    def remove_track(self, source_hash: str, track: int) -> int:
+        """Remove every face of one track of a source (and its identity); the number removed.
+
+        The rows go first and are committed, then the PNGs: a crash in between leaves only
+        PNGs without rows, which the next open for writing removes.
+        """
+        self._check_writable()
+        self._insert_written(wait="all")
+        with _sqlite_guard(self._folder):
+            self._begin()
+            names = [row[0] for row in self._connection.execute(
+                "SELECT crop FROM faces WHERE source_hash = ? AND track = ?",
+                (source_hash, int(track)))]
+            self._connection.execute("DELETE FROM faces WHERE source_hash = ? AND track = ?",
+                                     (source_hash, int(track)))
+            self._connection.execute("DELETE FROM tracks WHERE source_hash = ? AND track = ?",
+                                     (source_hash, int(track)))
+        self.commit()
+        for name in names:
+            (self._folder / name).unlink(missing_ok=True)
+            (self._folder / MASKS_DIR / name).unlink(missing_ok=True)
+        return len(names)
+
     def summary(self) -> FacesetSummary:
+        self._insert_written(wait="all")
         return summarize(self._folder, self._connection, self._meta)
 
     def commit(self) -> None:
         """Make everything added so far durable: sync the PNGs to disk, then commit the rows
         (so not even a power cut can leave a row whose PNG is not on disk)."""
-        if self._readonly or not self._connection.in_transaction:
+        if self._readonly:
+            return
+        self._insert_written(wait="all")
+        if not self._connection.in_transaction:
             return
         with _sqlite_guard(self._folder):
             _sync(self._unsynced)
@@ -221,6 +275,8 @@ class Faceset:
                     self._meta = replace(self._meta, updated=now(), counts=self._counts())
                     write_meta(self._folder, self._meta)
         finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True, cancel_futures=True)
             self._connection.close()
             _unlock(self._lock)
 
@@ -239,7 +295,10 @@ class Faceset:
         if self._closed:
             raise ValueError("this faceset is closed")
 
-    def _has_face(self, source_hash: str, frame: int, track: int) -> bool:
+    def has_face(self, source_hash: str, frame: int, track: int) -> bool:
+        """Whether the face (source_hash, frame, track) is in the faceset."""
+        if (source_hash, int(frame), int(track)) in self._queued:
+            return True
         return self._connection.execute(
             "SELECT 1 FROM faces WHERE source_hash = ? AND frame = ? AND track = ?",
             (source_hash, int(frame), int(track))).fetchone() is not None
@@ -388,6 +447,12 @@ def _spread(total: int, count: int) -> list[int]:
     """`count` distinct positions in range(total), the middle of each of `count` equal runs
     (count <= total)."""
     return [(2 * index + 1) * total // (2 * count) for index in range(count)]
+
+
+def _write_pngs(crop_path: Path, mask_path: Path, crop: npt.NDArray[np.uint8],
+                mask: npt.NDArray[np.uint8]) -> None:
+    _write_png(crop_path, crop)
+    _write_png(mask_path, mask)
 
 
 def _write_png(path: Path, pixels: npt.NDArray[np.uint8]) -> None:

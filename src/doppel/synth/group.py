@@ -88,7 +88,9 @@ def crossing_performances(seconds: float, fps: float, seed: int
     far_x = np.interp(t, [0.0, 0.6, 1.0], [-0.3, 0.3, 0.3])
     near_x = np.interp(t, [0.0, 0.45, 0.55, 0.75, 0.85, 1.0],
                        [0.32, -0.3, -0.9, -0.9, -0.22, -0.22])
-    return (_placed(far, far_x, 0.02, 0.5), _placed(near, near_x, 0.06, 0.62))
+    # Heads of 0.55 and 0.68 of the frame height: mediapipe's face mesh (its short-range
+    # detector) finds no face under about a third of the frame height.
+    return (_placed(far, far_x, 0.02, 1.0), _placed(near, near_x, 0.06, 1.24))
 
 
 def _placed(performance: Performance, x: npt.NDArray[np.float64], y: float, scale: float
