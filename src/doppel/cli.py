@@ -29,6 +29,7 @@ class Command:
 
 def _commands() -> list[Command]:
     from doppel import bench, demo
+    from doppel.extract import commands as extract
     from doppel.faceset import commands as faceset
     from doppel.media import commands as media
     from doppel.provenance import commands as provenance
@@ -41,6 +42,8 @@ def _commands() -> list[Command]:
                 media.CutConfig, media.run_cut),
         Command("verify", "check a file's C2PA manifest and invisible watermark",
                 provenance.VerifyConfig, provenance.run_verify),
+        Command("extract", "collect one person's aligned faces from videos and photos into a "
+                "faceset", extract.ExtractConfig, extract.run_extract),
         Command("faceset", "show what a faceset holds (info) or write a contact sheet of its "
                 "faces (sheet)", faceset.FacesetConfig, faceset.run_faceset),
         Command("synth", "render clips of synthetic actors (people who do not exist) with their "

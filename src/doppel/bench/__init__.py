@@ -9,7 +9,7 @@ from typing import Literal
 from doppel.config import check_fields
 from doppel.runtime import Runtime
 
-Suite = Literal["media-io", "watermark", "synth", "identity"]
+Suite = Literal["media-io", "watermark", "synth", "identity", "extract"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,10 @@ class BenchConfig:
 
 
 def run(config: BenchConfig, runtime: Runtime) -> int:
-    from doppel.bench import identity, media_io, synth, watermark
+    from doppel.bench import extract, identity, media_io, synth, watermark
 
     runners = {"media-io": media_io.run, "watermark": watermark.run, "synth": synth.run,
-               "identity": identity.run}
+               "identity": identity.run, "extract": extract.run}
     for suite in config.suites:
         runners[suite](config, runtime)
     return 0

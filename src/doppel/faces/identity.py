@@ -62,12 +62,15 @@ class IdentityEncoder:
                               "(pip install face_recognition_models)")
         self._encoder = dlib.face_recognition_model_v1(str(paths[0]))
         self._shapes = dlib.shape_predictor(str(paths[1]))
-        self._detector = dlib.get_frontal_face_detector()
+        self._dlib = dlib
+        self._detector = None  # the HOG detector loads (~0.8 s) only if `detect` is used
         self._rectangle = dlib.rectangle
         self._upsample = upsample
 
     def detect(self, rgb: npt.NDArray[np.uint8]) -> Box | None:
         """The HOG detector's most confident face box (x0, y0, x1, y1) in pixels, or None."""
+        if self._detector is None:
+            self._detector = self._dlib.get_frontal_face_detector()
         rects, scores, _ = self._detector.run(_check_image(rgb), self._upsample)
         if not rects:
             return None

@@ -20,14 +20,17 @@ log = logging.getLogger("doppel.media")
 
 
 def read_frames(
-    path: Path, start: int = 0, end: int | None = None, step: int = 1, threads: int = 0
+    path: Path, start: int = 0, end: int | None = None, step: int = 1, threads: int = 0,
+    exact: bool = True,
 ) -> Iterator[Frame]:
     """Yield frames `start, start+step, …` before `end` (frame indices, end exclusive).
 
     Works on a video file, a single image or a directory of images (natural sort order).
     Video frames are turned upright as the file's rotation says; images follow EXIF
     orientation. A partly corrupt video yields what decodes and logs a warning with a count.
-    `threads` caps decoder threads (0: FFmpeg chooses).
+    `threads` caps decoder threads (0: FFmpeg chooses). `exact` False converts video to RGB
+    about 10x faster (0.4 against 5 ms a 720p frame) with values up to 1 level off: for
+    pictures that are only looked at (detection, extraction), never re-encoded.
     """
     path = Path(path)
     if start < 0 or step < 1 or (end is not None and end < start):
@@ -35,14 +38,15 @@ def read_frames(
                           "0 <= start <= end and step >= 1")
     kind = classify(path)
     if kind == "video":
-        yield from _read_video(path, start, end, step, threads)
+        yield from _read_video(path, start, end, step, threads, exact)
         return
     images = [path] if kind == "image" else list_images(path)
     for index in range(start, len(images) if end is None else min(end, len(images)), step):
         yield Frame(index, None, read_image(images[index]))
 
 
-def _read_video(path: Path, start: int, end: int | None, step: int, threads: int) -> Iterator[Frame]:
+def _read_video(path: Path, start: int, end: int | None, step: int, threads: int,
+                exact: bool) -> Iterator[Frame]:
     container, stream = open_video(path)
     with container:
         stream.thread_type = "AUTO"
@@ -57,7 +61,7 @@ def _read_video(path: Path, start: int, end: int | None, step: int, threads: int
         if by_timestamp:
             _seek(container, stream, start, rate)
         decoded, broken, last_index = 0, 0, -1
-        converter = RgbConverter()
+        converter = RgbConverter(exact)
         for frame in _decode(container, stream, path):
             if frame is None:
                 broken += 1

@@ -41,6 +41,7 @@ def rotation_of(frame: av.VideoFrame) -> int:
 # file size at those of a plain ffmpeg transcode, where the defaults cost 20 % of both.
 _FLAGS = (Interpolation.BILINEAR | Interpolation.ACCURATE_RND
           | Interpolation.FULL_CHR_H_INT | Interpolation.FULL_CHR_H_INP)
+_FAST_FLAGS = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT
 # Matrix codes (ISO/IEC 23091-2) a decoder reports in `frame.colorspace`.
 _MATRICES = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M,
              7: Colorspace.SMPTE240M, 9: Colorspace.BT2020, 10: Colorspace.BT2020}
@@ -51,16 +52,19 @@ WRITE_MATRIX = 6
 class RgbConverter:
     """Converts decoded frames to RGB and RGB to yuv420p, reusing one swscale context each."""
 
-    def __init__(self) -> None:
+    def __init__(self, exact: bool = True) -> None:
         self._to_rgb = VideoReformatter()
         self._to_yuv = VideoReformatter()
+        # Accurate rounding costs ~5 ms a 720p frame; without it values may be 1 level off,
+        # which matters when the picture is re-encoded, not when it is only looked at.
+        self._read_flags = _FLAGS if exact else _FAST_FLAGS
 
     def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """RGB uint8 HxWx3 as stored (not yet rotated), using the matrix the frame is tagged
         with; untagged video is taken as BT.601, as FFmpeg does."""
         full_range = frame.color_range == 2
         rgb = self._to_rgb.reformat(
-            frame, format="rgb24", interpolation=_FLAGS,
+            frame, format="rgb24", interpolation=self._read_flags,
             src_colorspace=_MATRICES.get(frame.colorspace, Colorspace.ITU601),
             src_color_range=ColorRange.JPEG if full_range else ColorRange.MPEG,
         )
