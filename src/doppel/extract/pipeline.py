@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +40,10 @@ SHARPNESS_SIDE = 128  # the inner face is measured at this size, whatever the cr
 GROUP_DISTANCE = 0.5  # tracks whose identities are this close are one person (see select.py)
 WAIT_FOR_IDENTITY = 2.0  # seconds a track's faces wait for its identity with --reference
 PROGRESS_EVERY = 25  # frames between progress marks in the faceset
-PREFETCH = 4  # frames decoded ahead
+PREFETCH = 4  # items a producer thread may run ahead
+
+T = TypeVar("T")
+Identities = dict[int, tuple[npt.NDArray[np.float32], int] | None]
 
 # Why a face was not kept, in the order the checks run (the summary prints them so).
 DROPS = ("too small", "low score", "turned too far", "near-duplicate", "blurred",
@@ -87,7 +91,7 @@ def extract(config: ExtractConfig, runtime: Runtime) -> ExtractSummary:
 
     apply_threads(runtime.threads)
     sources = list_sources(config.inputs)
-    encoder = IdentityEncoder()
+    encoder = SharedEncoder(IdentityEncoder())
     reference = (load_reference(config.reference, encoder, config.detector)
                  if config.reference is not None else None)
     summary = ExtractSummary(config.output)
@@ -131,7 +135,7 @@ def list_sources(inputs: tuple[Path, ...]) -> list[Path]:
 
 
 def extract_source(path: Path, faceset: Faceset, config: ExtractConfig,
-                   encoder: IdentityEncoder, reference: Reference | None,
+                   encoder: Any, reference: Reference | None,
                    summary: ExtractSummary, runtime: Runtime) -> None:
     """Add the faces of one video or photo to `faceset`."""
     from doppel.faceset import hash_file
@@ -150,17 +154,14 @@ def extract_source(path: Path, faceset: Faceset, config: ExtractConfig,
     frames_done = 0
     with _open_detector(config, still) as detector:
         tracker = None if still else _tracker(config, encoder, fps)
-        for frame in _progress(_frames(path, runtime), info.frame_count, path.name, runtime):
-            faces = detector.detect(frame.rgb)
-            if tracker is not None:
-                faces = tracker.update(frame.rgb, faces)
-            else:
-                faces = [replace(face, track=index) for index, face in enumerate(faces)]
+        found = _ahead(_detect(_ahead(_frames(path, runtime), "decode"), detector, tracker),
+                       "detect")
+        for frame, faces, identities in _progress(found, info.frame_count, path.name, runtime):
             frames_done += 1
             summary.frames_without_faces += not faces
             summary.images_with_several_faces += still and len(faces) > 1
             summary.found += len(faces)
-            for record in chooser.take(frame, faces, path, source_hash, tracker):
+            for record in chooser.take(frame, faces, path, source_hash, identities):
                 summary.kept += faceset.add(record)
             if frames_done % PROGRESS_EVERY == 0:
                 faceset.mark_progress(source_hash, path, frames_done, False)
@@ -171,11 +172,27 @@ def extract_source(path: Path, faceset: Faceset, config: ExtractConfig,
     faceset.mark_progress(source_hash, path, frames_done, True)
 
 
+class SharedEncoder:
+    """One dlib identity encoder for the detection thread (the tracker's samples) and the
+    main one (the chooser's): dlib's network keeps working buffers, so calls take turns."""
+
+    def __init__(self, encoder: Any) -> None:
+        import threading
+
+        self._encoder = encoder
+        self._lock = threading.Lock()
+
+    def embed(self, rgb: npt.NDArray[np.uint8], where: Any = None
+              ) -> npt.NDArray[np.float32] | None:
+        with self._lock:
+            return self._encoder.embed(rgb, where)
+
+
 class Chooser:
     """Decides, face by face, what goes into the faceset: filters, near-duplicates, whose
     face it is; and makes the faceset record (crop, mask, sharpness)."""
 
-    def __init__(self, config: ExtractConfig, encoder: IdentityEncoder,
+    def __init__(self, config: ExtractConfig, encoder: Any,
                  reference: Reference | None, fps: float, summary: ExtractSummary,
                  known: Callable[[int, int], bool]) -> None:
         self.config = config
@@ -191,7 +208,9 @@ class Chooser:
         self.tracked: dict[int, tuple[npt.NDArray[np.float32], int]] = {}
 
     def take(self, frame: Frame, faces: list[Face], path: Path, source_hash: str,
-             tracker: object | None) -> Iterator[FaceRecord]:
+             identities: Identities | None) -> Iterator[FaceRecord]:
+        """The records of `faces` (of `frame`) that go into the faceset. identities: the
+        tracker's identity of each track this frame (None for photos, which are untracked)."""
         for face in faces:
             reason = self.filter(frame, face)
             if reason is not None:
@@ -207,12 +226,10 @@ class Chooser:
             if record is None:
                 continue
             self.last_kept[face.track] = (frame.index, face.points68)
-            if tracker is not None:
+            if identities is not None and identities.get(face.track) is not None:
                 # The tracker forgets a track a few seconds after it ends: keep its identity.
-                known = tracker.identity(face.track)
-                if known is not None:
-                    self.tracked[face.track] = known
-            yield from self.decide(frame, face, record, tracker)
+                self.tracked[face.track] = identities[face.track]
+            yield from self.decide(frame, face, record, identities)
 
     def filter(self, frame: Frame, face: Face) -> str | None:
         config = self.config
@@ -251,19 +268,19 @@ class Chooser:
             pose=face.pose, blur=blur, score=face.score, track=face.track,
             crop=aligned.image, mask=mask)
 
-    def decide(self, frame: Frame, face: Face, record: FaceRecord, tracker: object | None
-               ) -> Iterator[FaceRecord]:
+    def decide(self, frame: Frame, face: Face, record: FaceRecord,
+               identities: Identities | None) -> Iterator[FaceRecord]:
         if self.reference is None:
             # Grouping by identity at the end needs every kept track to have one: the
             # tracker samples fair views; a track it has none for gets one embedding here.
             if not self.config.all and not self.own[face.track] and (
-                    tracker is None or tracker.identity(face.track) is None):
+                    identities is None or identities.get(face.track) is None):
                 self._sample_identity(frame, face)
             yield record
             return
         verdict = self.verdict.get(face.track)
         if verdict is None:
-            identity = self._identity(frame, face, tracker)
+            identity = self._identity(frame, face, identities)
             if identity is not None:
                 verdict = self.reference.matches(identity, self.config.reference_distance)
                 self.verdict[face.track] = verdict
@@ -294,14 +311,13 @@ class Chooser:
         found.update(self.tracked)
         return found
 
-    def _identity(self, frame: Frame, face: Face, tracker: object | None
+    def _identity(self, frame: Frame, face: Face, identities: Identities | None
                   ) -> npt.NDArray[np.float32] | None:
         """The track's identity if the tracker has one, else one embedding of this face when
         it is a fair view (turned at most 30 degrees)."""
-        if tracker is not None:
-            known = tracker.identity(face.track)
-            if known is not None:
-                return known[0]
+        known = identities.get(face.track) if identities is not None else None
+        if known is not None:
+            return known[0]
         if abs(face.pose[0]) > 30.0:
             return None
         return self._sample_identity(frame, face)
@@ -383,49 +399,70 @@ def _open_detector(config: ExtractConfig, still: bool):
                          min_score=config.min_score)
 
 
-def _tracker(config: ExtractConfig, encoder: IdentityEncoder, fps: float):
+def _tracker(config: ExtractConfig, encoder: Any, fps: float):
     from doppel.faces.track import FaceTracker, TrackOptions
 
     return FaceTracker(TrackOptions(smoothing=config.smooth), encoder, fps)
 
 
 def _frames(path: Path, runtime: Runtime) -> Iterator[Frame]:
-    """The source's frames, decoded a few frames ahead on a thread of its own (decoding
-    releases the GIL, so it overlaps the detector)."""
+    from doppel.media import read_frames
+
+    return read_frames(path, threads=runtime.threads, exact=False)
+
+
+def _detect(frames: Iterator[Frame], detector: Any, tracker: Any
+            ) -> Iterator[tuple[Frame, list[Face], Identities | None]]:
+    """Each frame with its faces (track ids set; photos number theirs in order) and, in video,
+    the tracker's identity of each of them as it stands after this frame."""
+    for frame in frames:
+        faces = detector.detect(frame.rgb)
+        if tracker is None:
+            yield frame, [replace(face, track=index) for index, face in enumerate(faces)], None
+            continue
+        faces = tracker.update(frame.rgb, faces)
+        yield frame, faces, {face.track: tracker.identity(face.track) for face in faces}
+
+
+def _ahead(items: Iterator[T], name: str) -> Iterator[T]:
+    """`items`, produced up to PREFETCH ahead on a thread of its own: decoding and mediapipe
+    release the GIL, so decoding, detection and the rest (alignment, masks, PNGs) overlap on
+    the cores. An error on that thread is raised here; closing this generator stops it."""
     import queue
     import threading
 
-    from doppel.media import classify, read_frames
-
-    frames = read_frames(path, threads=runtime.threads, exact=False)
-    if classify(path) != "video":
-        yield from frames
-        return
-    ahead: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=PREFETCH)
+    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=PREFETCH)
     stop = threading.Event()
 
-    def decode() -> None:
+    def produce() -> None:
         try:
-            for frame in frames:
+            for item in items:
                 while not stop.is_set():
                     try:
-                        ahead.put(frame, timeout=0.1)
+                        ahead.put(("item", item), timeout=0.1)
                         break
                     except queue.Full:
                         continue
                 if stop.is_set():
                     return
-            ahead.put(None)
-        except BaseException as error:  # handed to the caller, raised there
-            ahead.put(error)
+            ahead.put(("end", None))
+        except BaseException as error:  # handed over, raised on the consumer's thread
+            ahead.put(("error", error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
-    worker = threading.Thread(target=decode, name="extract-decode", daemon=True)
+    worker = threading.Thread(target=produce, name=f"extract-{name}", daemon=True)
     worker.start()
     try:
-        while (item := ahead.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        while True:
+            kind, value = ahead.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
     finally:
         stop.set()
         worker.join(timeout=5)
