@@ -78,4 +78,10 @@ def run_extract(config: ExtractConfig, runtime: Runtime) -> int:
 
     summary = extract(config, runtime)
     print("\n".join(summary.lines()))
+    if summary.kept == 0 and summary.sources and not summary.skipped_sources:
+        what = ("no face was found" if summary.found == 0 else
+                f"all {summary.found} faces found were dropped (see above)")
+        raise DoppelError(f"nothing was added to {config.output}: {what}; check the inputs "
+                          "show a face, or loosen the filters (--min-size, --min-sharpness, "
+                          "--max-yaw, --reference-distance)")
     return 0

@@ -189,6 +189,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
         assert err.startswith("doppel: error:") and err.count("\n") == 1 and words in err
     photo = tmp_path / "blank.png"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(photo)
+    assert main(["extract", str(photo), "-o", str(tmp_path / "fs")]) == 2
+    assert "no face was found" in capsys.readouterr().err
     assert main(["extract", str(photo), "-o", str(tmp_path / "fs"),
                  "--reference", str(tmp_path / "nobody.png")]) == 2
     assert "reference photo" in capsys.readouterr().err
