@@ -1,0 +1,97 @@
+"""How well an output face keeps who the source is and what the target did: identity distances
+and retrieval, landmark error (expression) and head-pose error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from doppel.faces.landmarks import NUM_POINTS68, POINT_GROUPS
+
+LandmarkGroup = Literal["all", "jaw", "brows", "nose", "eyes", "mouth"]
+LANDMARK_GROUPS: dict[str, range] = {"all": range(NUM_POINTS68), **POINT_GROUPS}
+# iBUG outer eye corners: the normaliser of the 300-W benchmark's NME ("inter-ocular").
+OUTER_EYE_CORNERS = (36, 45)
+
+
+def identity_scores(embeddings: Iterable[npt.NDArray[np.floating]],
+                    source_mean: npt.NDArray[np.floating],
+                    target_mean: npt.NDArray[np.floating]) -> dict[str, float]:
+    """Where the output faces' identity embeddings (float (128,) each) sit between the source's
+    and the target's mean embeddings.
+
+    Returns to_source and to_target: median Euclidean distance to each mean (dlib calls two
+    faces the same person below 0.6); closer_to_source: share of frames nearer the source's
+    mean than the target's; frames: how many embeddings.
+    """
+    points = _stack(embeddings)
+    to_source = np.linalg.norm(points - np.asarray(source_mean, np.float64), axis=1)
+    to_target = np.linalg.norm(points - np.asarray(target_mean, np.float64), axis=1)
+    return {"to_source": float(np.median(to_source)), "to_target": float(np.median(to_target)),
+            "closer_to_source": float(np.mean(to_source < to_target)),
+            "frames": float(len(points))}
+
+
+def retrieval_top1(embeddings: Iterable[npt.NDArray[np.floating]],
+                   gallery: Mapping[str, npt.NDArray[np.floating]], expected: str) -> float:
+    """Share of the embeddings (float (128,) each) whose nearest gallery mean is `expected`'s.
+
+    gallery: a name -> mean embedding per person; `expected` must be one of its names.
+    """
+    if expected not in gallery:
+        raise ValueError(f"{expected!r} is not in the gallery ({', '.join(gallery)})")
+    return float(np.mean([name == expected for name in nearest_names(embeddings, gallery)]))
+
+
+def nearest_names(embeddings: Iterable[npt.NDArray[np.floating]],
+                  gallery: Mapping[str, npt.NDArray[np.floating]]) -> list[str]:
+    """For each embedding, the name of the gallery mean nearest to it."""
+    if not gallery:
+        raise ValueError("the gallery is empty")
+    names = list(gallery)
+    means = np.stack([np.asarray(gallery[name], np.float64) for name in names])
+    points = _stack(embeddings)
+    distances = np.linalg.norm(points[:, None, :] - means[None, :, :], axis=2)
+    return [names[index] for index in np.argmin(distances, axis=1)]
+
+
+def landmark_nme(detected68: npt.NDArray[np.floating], truth68: npt.NDArray[np.floating],
+                 groups: Sequence[LandmarkGroup] = ("all", "mouth", "eyes")) -> dict[str, float]:
+    """Normalised mean error of detected iBUG-68 points against the true ones (float (68, 2)
+    pixels each): per group, the mean point-to-point distance divided by the true outer eye
+    corners' distance (points 36 and 45). Groups: "all" (0-67) and doppel.faces.POINT_GROUPS
+    (mouth 48-67, eyes 36-47, ...)."""
+    detected = np.asarray(detected68, np.float64)
+    truth = np.asarray(truth68, np.float64)
+    if detected.shape != (NUM_POINTS68, 2) or truth.shape != (NUM_POINTS68, 2):
+        raise ValueError(f"expected two (68, 2) point sets, got {detected.shape} and "
+                         f"{truth.shape}")
+    unknown = [group for group in groups if group not in LANDMARK_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown landmark groups {unknown}: choose from "
+                         f"{', '.join(LANDMARK_GROUPS)}")
+    scale = float(np.linalg.norm(truth[OUTER_EYE_CORNERS[0]] - truth[OUTER_EYE_CORNERS[1]]))
+    if scale == 0.0:
+        raise ValueError("the true outer eye corners coincide: cannot normalise the error")
+    errors = np.linalg.norm(detected - truth, axis=1) / scale
+    return {group: float(np.mean(errors[list(LANDMARK_GROUPS[group])])) for group in groups}
+
+
+def pose_error(detected_pose: Sequence[float], truth_pose: Sequence[float]
+               ) -> tuple[float, float, float]:
+    """Absolute (yaw, pitch, roll) differences in degrees, each wrapped to [0, 180]."""
+    if len(detected_pose) != 3 or len(truth_pose) != 3:
+        raise ValueError("poses are (yaw, pitch, roll) in degrees")
+    yaw, pitch, roll = (abs((float(a) - float(b) + 180.0) % 360.0 - 180.0)
+                        for a, b in zip(detected_pose, truth_pose))
+    return yaw, pitch, roll
+
+
+def _stack(embeddings: Iterable[npt.NDArray[np.floating]]) -> npt.NDArray[np.float64]:
+    rows = [np.asarray(embedding, np.float64).ravel() for embedding in embeddings]
+    if not rows:
+        raise ValueError("no embeddings to score")
+    return np.stack(rows)
