@@ -1,0 +1,87 @@
+"""Blending: put a face (already in the frame's pixels) into the frame inside a mask, either
+with a feathered alpha or by Poisson (gradient-domain) cloning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from doppel.registry import Registry
+
+Image = npt.NDArray[np.uint8]
+Mask = npt.NDArray[np.uint8]
+Blend = Callable[[Image, Image, Mask], Image]
+
+BLENDS: Registry[Blend] = Registry("blend")
+MASK_THRESHOLD = 127  # a mask pixel counts when it is above this (uint8 masks, 255 = use)
+# Alpha feather: Gaussian sigma as a share of the mask's size (square root of its area), after
+# eroding by two sigmas so the soft edge lies inside the mask and the frame around it stays.
+FEATHER = 0.03
+# Poisson cloning: pixels of frame around the mask's box, so OpenCV never meets the border
+# (seamlessClone fails or shifts the face when the mask touches it).
+POISSON_MARGIN = 8
+
+
+def blend_face(name: str | Blend, face: Image, frame: Image, mask: Mask) -> Image:
+    """`frame` (RGB uint8 HxWx3) with `face` (the same size) put in where `mask` (uint8 HxW,
+    255 = face) says, by the blend `name`; far from the mask the frame is unchanged."""
+    if face.shape != frame.shape or face.dtype != np.uint8 or frame.dtype != np.uint8:
+        raise ValueError(f"face {face.dtype} {face.shape} must match frame {frame.shape}, uint8")
+    if frame.ndim != 3 or frame.shape[2] != 3 or mask.shape != frame.shape[:2]:
+        raise ValueError(f"expected RGB HxWx3 frame and HxW mask, got {frame.shape}, {mask.shape}")
+    return BLENDS.get(name)(face, frame, mask)
+
+
+@BLENDS.register("alpha")
+def blend_alpha(face: Image, frame: Image, mask: Mask) -> Image:
+    """Alpha compositing through the mask, eroded a little and feathered in proportion to its
+    size; a full mask gives the face, an empty one the frame."""
+    alpha = feather_mask(mask)
+    output = frame + alpha[..., None] * (face.astype(np.float32) - frame)
+    return np.clip(np.rint(output), 0, 255).astype(np.uint8)
+
+
+@BLENDS.register("poisson")
+def blend_poisson(face: Image, frame: Image, mask: Mask) -> Image:
+    """OpenCV's seamless cloning (NORMAL_CLONE, Pérez et al. 2003): inside the mask the face's
+    gradients, on its outline the frame's values. Works on the mask's box only, padded by
+    reflection where it touches the border."""
+    import cv2
+
+    binary = np.where(mask > MASK_THRESHOLD, 255, 0).astype(np.uint8)
+    rows, cols = np.nonzero(binary)
+    if rows.size == 0:
+        return frame.copy()
+    pad = POISSON_MARGIN
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    window = (slice(top, bottom + 2 * pad), slice(left, right + 2 * pad))
+    padded_face = cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_REFLECT)[window]
+    padded_frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REFLECT)[window]
+    padded_mask = cv2.copyMakeBorder(binary, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    # OpenCV centres the mask's bounding box on `centre` (integer halves), so this keeps the
+    # face exactly where it is.
+    centre = (pad + (right - left) // 2, pad + (bottom - top) // 2)
+    cloned = cv2.seamlessClone(np.ascontiguousarray(padded_face),
+                               np.ascontiguousarray(padded_frame),
+                               np.ascontiguousarray(padded_mask[window]), centre,
+                               cv2.NORMAL_CLONE)
+    output = frame.copy()
+    output[top:bottom, left:right] = cloned[pad:pad + bottom - top, pad:pad + right - left]
+    return output
+
+
+def feather_mask(mask: Mask) -> npt.NDArray[np.float32]:
+    """float32 HxW alpha in [0, 1]: the mask eroded by 2 sigma then blurred by sigma =
+    FEATHER x sqrt(its area)."""
+    import cv2
+
+    binary = (mask > MASK_THRESHOLD).astype(np.float32)
+    sigma = FEATHER * float(np.sqrt(binary.sum()))
+    if sigma < 0.5:
+        return binary
+    radius = int(round(2 * sigma))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    eroded = cv2.erode(binary, kernel)
+    return cv2.GaussianBlur(eroded, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
