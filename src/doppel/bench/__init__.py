@@ -9,7 +9,7 @@ from typing import Literal
 from doppel.config import check_fields
 from doppel.runtime import Runtime
 
-Suite = Literal["media-io", "watermark", "synth", "identity", "extract"]
+Suite = Literal["media-io", "watermark", "synth", "identity", "extract", "quality"]
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,18 @@ class BenchConfig:
     output: Path = field(default=Path("benchmarks/results"),
                          metadata={"help": "folder for JSON and markdown results", "short": "-o"})
     quick: bool = field(default=False, metadata={"help": "short clips, for a smoke run"})
+    swapper: str = field(default="classic", metadata={
+        "help": "quality suite: the swapper to score (identity, classic)"})
 
     def __post_init__(self) -> None:
         check_fields(self)
 
 
 def run(config: BenchConfig, runtime: Runtime) -> int:
-    from doppel.bench import extract, identity, media_io, synth, watermark
+    from doppel.bench import extract, identity, media_io, quality, synth, watermark
 
     runners = {"media-io": media_io.run, "watermark": watermark.run, "synth": synth.run,
-               "identity": identity.run, "extract": extract.run}
+               "identity": identity.run, "extract": extract.run, "quality": quality.run}
     for suite in config.suites:
         runners[suite](config, runtime)
     return 0
