@@ -28,8 +28,8 @@ import numpy.typing as npt
 
 from doppel.errors import DoppelError
 from doppel.extract.commands import ExtractConfig
-from doppel.faces.identity import IdentityEncoder, identity_distance
-from doppel.faces.select import Reference
+from doppel.faces.identity import IdentityEncoder
+from doppel.faces.select import Reference, group_identities
 from doppel.faceset import Faceset, FaceRecord
 from doppel.runtime import Runtime
 from doppel.types import Face, Frame
@@ -37,7 +37,6 @@ from doppel.types import Face, Frame
 log = logging.getLogger("doppel.extract")
 
 SHARPNESS_SIDE = 128  # the inner face is measured at this size, whatever the crop size
-GROUP_DISTANCE = 0.5  # tracks whose identities are this close are one person (see select.py)
 WAIT_FOR_IDENTITY = 2.0  # seconds a track's faces wait for its identity with --reference
 PROGRESS_EVERY = 25  # frames between progress marks in the faceset
 PREFETCH = 4  # items a producer thread may run ahead
@@ -330,14 +329,14 @@ class Chooser:
 
 
 def keep_largest_group(faceset: Faceset, summary: ExtractSummary) -> None:
-    """Group every track of the faceset by identity (single linkage below GROUP_DISTANCE)
-    and remove the faces of all but the group with the most faces; report the others."""
+    """Group every track of the faceset by identity (`group_identities`: single linkage
+    below the reference distance, 0.5) and remove the faces of all but the group with the most faces; report the others."""
     tracks = faceset.tracks()
     if not tracks:
         return
     counts = Counter((face.source_hash, face.track) for face in faceset.faces(images=False))
     keys = [(t.source_hash, t.track) for t in tracks]
-    groups = group_identities([t.embedding for t in tracks], GROUP_DISTANCE)
+    groups = group_identities([t.embedding for t in tracks])
     sizes = Counter()
     for key, group in zip(keys, groups, strict=True):
         sizes[group] += counts[key]
@@ -355,26 +354,6 @@ def keep_largest_group(faceset: Faceset, summary: ExtractSummary) -> None:
         f"kept the largest group of look-alike faces ({sizes[largest]} faces); "
         f"{len(others)} other person(s) removed ({', '.join(map(str, others))} faces): "
         "use --reference IMG to choose, or --all to keep everyone")
-
-
-def group_identities(embeddings: list[npt.NDArray[np.float32]], distance: float) -> list[int]:
-    """A group number per embedding: connected components of 'closer than `distance`'."""
-    count = len(embeddings)
-    parent = list(range(count))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(count):
-        for j in range(i + 1, count):
-            if identity_distance(embeddings[i], embeddings[j]) < distance:
-                parent[root(i)] = root(j)
-    roots = [root(i) for i in range(count)]
-    numbers = {r: n for n, r in enumerate(dict.fromkeys(roots))}
-    return [numbers[r] for r in roots]
 
 
 def sharpness(crop: npt.NDArray[np.uint8], points68: npt.NDArray[np.float32]) -> float:

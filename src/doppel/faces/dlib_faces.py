@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from doppel.errors import DoppelError
-from doppel.faces.identity import find_models
+from doppel.faces.identity import find_models, import_dlib
 from doppel.faces.pose import estimate_pose
 from doppel.types import Face
 
@@ -59,7 +59,7 @@ class DlibFaces:
             raise ValueError(f"detector must be 'hog' or 'cnn', got {detector!r}")
         if upsample < 0:
             raise ValueError(f"upsample must be 0 or more, got {upsample}")
-        dlib = _import_dlib()
+        dlib = import_dlib("the dlib face detector", ", or choose the mediapipe detector")
         folder = find_models() if models is None else Path(models)
         needed = [SHAPE_FILE] + ([CNN_FILE] if detector == "cnn" else [])
         missing = [name for name in needed if not (folder / name).is_file()]
@@ -117,12 +117,3 @@ class DlibFaces:
 def score_from_margin(margin: float) -> float:
     """dlib's detection margin (threshold 0) as a score in [0, 1]: 0 -> 0.5, 1 -> 0.88."""
     return 1.0 / (1.0 + math.exp(-SCORE_SLOPE * float(margin)))
-
-
-def _import_dlib() -> Any:
-    try:
-        import dlib
-    except ImportError as error:
-        raise DoppelError(f"dlib is needed for the dlib face detector ({error}): "
-                          "pip install dlib-bin, or choose the mediapipe detector") from error
-    return dlib

@@ -52,7 +52,7 @@ class IdentityEncoder:
     """
 
     def __init__(self, models: Path | None = None, upsample: int = 1) -> None:
-        dlib = _import_dlib()
+        dlib = import_dlib()
         folder = find_models() if models is None else Path(models)
         paths = [folder / ENCODER_FILE, folder / SHAPE_FILE]
         missing = [path.name for path in paths if not path.is_file()]
@@ -133,12 +133,13 @@ def find_models() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
-def _import_dlib() -> Any:
+def import_dlib(needed_for: str = "face identity", instead: str = "") -> Any:
+    """The dlib module, or a DoppelError saying what it was `needed_for` and how to get it."""
     try:
         import dlib
     except ImportError as error:
-        raise DoppelError(f"dlib is needed for face identity ({error}): "
-                          "pip install dlib-bin") from error
+        raise DoppelError(f"dlib is needed for {needed_for} ({error}): pip install dlib-bin"
+                          f"{instead}") from error
     return dlib
 
 

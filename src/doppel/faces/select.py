@@ -70,3 +70,27 @@ def load_reference(path: Path, encoder: IdentityEncoder, detector_name: str = "m
 def _area(face: Face) -> float:
     x0, y0, x1, y1 = face.box
     return (x1 - x0) * (y1 - y0)
+
+
+def group_identities(embeddings: npt.ArrayLike, distance: float = REFERENCE_DISTANCE
+                     ) -> list[int]:
+    """A group number per embedding (float (N, 128)), numbered in order of first appearance:
+    the connected groups of 'closer than `distance`' (single linkage, so one person's tracks
+    across sources join through any close pair)."""
+    points = np.asarray(embeddings, np.float64).reshape(-1, 128)
+    squares = (points ** 2).sum(axis=1)
+    # |a - b|^2 from dot products: an N x N matrix, not N x N x 128.
+    near = squares[:, None] + squares[None] - 2 * points @ points.T < distance ** 2
+    parent = list(range(len(points)))
+
+    def root(item: int) -> int:
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    for a, b in zip(*np.nonzero(near), strict=True):
+        parent[root(int(a))] = root(int(b))
+    roots = [root(item) for item in range(len(points))]
+    numbers = {r: n for n, r in enumerate(dict.fromkeys(roots))}
+    return [numbers[r] for r in roots]

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from doppel.faces.identity import SAME_PERSON_DISTANCE
 from doppel.faceset._index import track_record
 from doppel.faceset._meta import Meta
 from doppel.types import Consent
@@ -34,8 +33,8 @@ class FacesetSummary:
     """Counts and spreads of a faceset.
 
     crop_size: crop side in pixels, coverage: the aligner's framing (None while empty). tracks: distinct (source, track) pairs
-    among tracked faces. identities: groups of track embeddings linked by distances below
-    dlib's same-person threshold (0.6), 0 when no track has an embedding.
+    among tracked faces. identities: groups of track embeddings as extract groups them
+    (`doppel.faces.select.group_identities`), 0 when no track has an embedding.
     yaw_histogram: (low, high, faces) per 15-degree bin over [-90, 90) degrees; faces turned
     further count in the end bins. blur_quantiles: min, 25 %, median, 75 %, max of the blur
     measure (None while empty).
@@ -112,24 +111,9 @@ def _sources(connection: sqlite3.Connection) -> tuple[SourceSummary, ...]:
 
 
 def _count_identities(connection: sqlite3.Connection) -> int:
-    """Connected groups of track embeddings closer than the same-person distance (single
-    linkage: one person's tracks across sources join through any close pair)."""
+    """How many people the track embeddings show (grouped as extract groups them)."""
+    from doppel.faces.select import group_identities
+
     rows = connection.execute("SELECT source_hash, track, embedding, frames FROM tracks")
-    embeddings = np.array([track_record(row).embedding for row in rows], np.float64)
-    if not len(embeddings):
-        return 0
-    squares = (embeddings ** 2).sum(axis=1)
-    # |a - b|^2 from dot products: a T x T matrix, not T x T x 128.
-    near = squares[:, None] + squares[None] - 2 * embeddings @ embeddings.T \
-        < SAME_PERSON_DISTANCE ** 2
-    group = list(range(len(embeddings)))
-
-    def root(item: int) -> int:
-        while group[item] != item:
-            group[item] = group[group[item]]
-            item = group[item]
-        return item
-
-    for a, b in zip(*np.nonzero(near)):
-        group[root(int(a))] = root(int(b))
-    return len({root(item) for item in range(len(embeddings))})
+    embeddings = [track_record(row).embedding for row in rows]
+    return len(set(group_identities(embeddings))) if embeddings else 0
