@@ -113,8 +113,7 @@ def extract(config: ExtractConfig, runtime: Runtime) -> ExtractSummary:
 
 def list_sources(inputs: tuple[Path, ...]) -> list[Path]:
     """Every file to read, in order: videos and photos as given, a folder's photos by name."""
-    from doppel.media import classify
-    from doppel.media._formats import list_images
+    from doppel.media import classify, list_images
 
     sources: list[Path] = []
     for path in inputs:

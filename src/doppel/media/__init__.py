@@ -1,6 +1,6 @@
 """Media in and out: probe files, stream frames, write H.264 video and still images."""
 
-from doppel.media._formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES, classify
+from doppel.media._formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES, classify, list_images
 from doppel.media._image import read_image, tile_grid, write_image
 from doppel.media._probe import MediaInfo, probe
 from doppel.media._read import read_frames
@@ -14,6 +14,7 @@ __all__ = [
     "VideoWriter",
     "WriterConfig",
     "classify",
+    "list_images",
     "probe",
     "read_frames",
     "read_image",
