@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from doppel.errors import DoppelError
 from doppel.extract.commands import ExtractConfig
-from doppel.faces.identity import IdentityEncoder
+from doppel.faces.identity_worker import IdentityWorker
 from doppel.faces.select import Reference, group_identities
 from doppel.faceset import Faceset, FaceRecord
 from doppel.runtime import Runtime
@@ -42,6 +42,8 @@ PROGRESS_EVERY = 25  # frames between progress marks in the faceset
 PREFETCH = 4  # items a producer thread may run ahead
 
 T = TypeVar("T")
+# The tracker's identity of each track it has sampled (None while the samples are computed);
+# a track it has not sampled is absent.
 Identities = dict[int, tuple[npt.NDArray[np.float32], int] | None]
 
 # Why a face was not kept, in the order the checks run (the summary prints them so).
@@ -90,11 +92,11 @@ def extract(config: ExtractConfig, runtime: Runtime) -> ExtractSummary:
 
     apply_threads(runtime.threads)
     sources = list_sources(config.inputs)
-    encoder = SharedEncoder(IdentityEncoder())
-    reference = (load_reference(config.reference, encoder, config.detector)
-                 if config.reference is not None else None)
     summary = ExtractSummary(config.output)
-    with open_faceset(config.output, create=True, config=to_dict(config)) as faceset:
+    with IdentityWorker() as encoder, \
+            open_faceset(config.output, create=True, config=to_dict(config)) as faceset:
+        reference = (load_reference(config.reference, encoder, config.detector)
+                     if config.reference is not None else None)
         if config.consent is not None:
             faceset.add_consent(consent_from_option(config.consent,
                                                     config.subject or config.output.name))
@@ -163,27 +165,12 @@ def extract_source(path: Path, faceset: Faceset, config: ExtractConfig,
                 summary.kept += faceset.add(record)
             if frames_done % PROGRESS_EVERY == 0:
                 faceset.mark_progress(source_hash, path, frames_done, False)
-    chooser.finish()
+    for record in chooser.finish(tracker.finish() if tracker is not None else {}):
+        summary.kept += faceset.add(record)
     for track, (embedding, count) in chooser.identities().items():
         faceset.set_track_embedding(source_hash, track, embedding, count)
     summary.frames += frames_done
     faceset.mark_progress(source_hash, path, frames_done, True)
-
-
-class SharedEncoder:
-    """One dlib identity encoder for the detection thread (the tracker's samples) and the
-    main one (the chooser's): dlib's network keeps working buffers, so calls take turns."""
-
-    def __init__(self, encoder: Any) -> None:
-        import threading
-
-        self._encoder = encoder
-        self._lock = threading.Lock()
-
-    def embed(self, rgb: npt.NDArray[np.uint8], where: Any = None
-              ) -> npt.NDArray[np.float32] | None:
-        with self._lock:
-            return self._encoder.embed(rgb, where)
 
 
 class Chooser:
@@ -272,7 +259,7 @@ class Chooser:
             # Grouping by identity at the end needs every kept track to have one: the
             # tracker samples fair views; a track it has none for gets one embedding here.
             if not self.config.all and not self.own[face.track] and (
-                    identities is None or identities.get(face.track) is None):
+                    identities is None or face.track not in identities):
                 self._sample_identity(frame, face)
             yield record
             return
@@ -295,10 +282,21 @@ class Chooser:
         else:
             self.summary.dropped["other person"] += len(held) + 1
 
-    def finish(self) -> None:
-        """At the end of a source: faces still waiting for an identity are dropped."""
-        for records in self.pending.values():
-            self.summary.dropped["no identity"] += len(records)
+    def finish(self, final: dict[int, tuple[npt.NDArray[np.float32], int]]
+               ) -> Iterator[FaceRecord]:
+        """At the end of a source, with the tracker's final identities (`FaceTracker.finish`):
+        faces still waiting for an identity are kept or dropped by it, or dropped without."""
+        for track in set(self.tracked) | set(self.pending):
+            if track in final:
+                self.tracked[track] = final[track]
+        for track, records in self.pending.items():
+            known = self.tracked.get(track)
+            if known is None or self.reference is None:
+                self.summary.dropped["no identity"] += len(records)
+            elif self.reference.matches(known[0], self.config.reference_distance):
+                yield from records
+            else:
+                self.summary.dropped["other person"] += len(records)
         self.pending.clear()
 
     def identities(self) -> dict[int, tuple[npt.NDArray[np.float32], int]]:
@@ -316,6 +314,8 @@ class Chooser:
         known = identities.get(face.track) if identities is not None else None
         if known is not None:
             return known[0]
+        if identities is not None and face.track in identities:
+            return None  # the tracker's samples are on their way
         if abs(face.pose[0]) > 30.0:
             return None
         return self._sample_identity(frame, face)
@@ -392,14 +392,16 @@ def _frames(path: Path, runtime: Runtime) -> Iterator[Frame]:
 def _detect(frames: Iterator[Frame], detector: Any, tracker: Any
             ) -> Iterator[tuple[Frame, list[Face], Identities | None]]:
     """Each frame with its faces (track ids set; photos number theirs in order) and, in video,
-    the tracker's identity of each of them as it stands after this frame."""
+    the tracker's identity of each of them it has sampled, as it stands after this frame
+    (None while the samples are being computed)."""
     for frame in frames:
         faces = detector.detect(frame.rgb)
         if tracker is None:
             yield frame, [replace(face, track=index) for index, face in enumerate(faces)], None
             continue
         faces = tracker.update(frame.rgb, faces)
-        yield frame, faces, {face.track: tracker.identity(face.track) for face in faces}
+        yield frame, faces, {face.track: tracker.identity(face.track) for face in faces
+                             if tracker.sampled(face.track)}
 
 
 def _ahead(items: Iterator[T], name: str) -> Iterator[T]:

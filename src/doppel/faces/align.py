@@ -199,13 +199,15 @@ def fit_similarity(source: Points, target: Points) -> Matrix:
     spread = (source_centred ** 2).sum(axis=1).mean()
     if not spread > 0:
         raise ValueError("the source points all coincide; no similarity is defined")
-    covariance = target_centred.T @ source_centred / len(source)
-    u, singular, vt = np.linalg.svd(covariance)
-    # A mirrored point set is best matched by a reflection; flipping the weakest axis gives the
-    # best proper rotation instead (Umeyama's S matrix).
-    signs = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
-    rotation = u @ np.diag(signs) @ vt
-    scale = (singular * signs).sum() / spread
+    # In the plane Umeyama's SVD has a closed form: the best proper rotation turns by
+    # atan2(b, a) and the scale is hypot(a, b) / spread (for a mirrored point set this is the
+    # SVD's answer with the weakest axis flipped, Umeyama's S matrix).
+    a = (source_centred * target_centred).sum() / len(source)
+    b = (source_centred[:, 0] * target_centred[:, 1]
+         - source_centred[:, 1] * target_centred[:, 0]).sum() / len(source)
+    length = float(np.hypot(a, b))
+    rotation = np.array([[a, -b], [b, a]]) / length if length > 0 else np.eye(2)
+    scale = length / spread
     matrix = np.empty((2, 3))
     matrix[:, :2] = scale * rotation
     matrix[:, 2] = target_mean - matrix[:, :2] @ source_mean

@@ -53,13 +53,7 @@ class IdentityEncoder:
 
     def __init__(self, models: Path | None = None, upsample: int = 1) -> None:
         dlib = import_dlib()
-        folder = find_models() if models is None else Path(models)
-        paths = [folder / ENCODER_FILE, folder / SHAPE_FILE]
-        missing = [path.name for path in paths if not path.is_file()]
-        if missing:
-            raise DoppelError(f"dlib model files {', '.join(missing)} are missing from "
-                              f"{folder}: reinstall face_recognition_models "
-                              "(pip install face_recognition_models)")
+        paths = model_paths(models)
         self._encoder = dlib.face_recognition_model_v1(str(paths[0]))
         self._shapes = dlib.shape_predictor(str(paths[1]))
         self._dlib = dlib
@@ -122,6 +116,19 @@ def identity_distance(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) 
     """Euclidean distance between two embeddings; below SAME_PERSON_DISTANCE (0.6) dlib calls
     them the same person."""
     return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+
+def model_paths(models: Path | None = None) -> list[Path]:
+    """The encoder's and the 5-point predictor's files in `models` (None: the
+    face_recognition_models package's folder); a DoppelError when one is missing."""
+    folder = find_models() if models is None else Path(models)
+    paths = [folder / ENCODER_FILE, folder / SHAPE_FILE]
+    missing = [path.name for path in paths if not path.is_file()]
+    if missing:
+        raise DoppelError(f"dlib model files {', '.join(missing)} are missing from "
+                          f"{folder}: reinstall face_recognition_models "
+                          "(pip install face_recognition_models)")
+    return paths
 
 
 def find_models() -> Path:

@@ -62,7 +62,7 @@ def face_hull_mask(points68: Points, shape: tuple[int, ...], forehead: bool = Tr
     if forehead:
         outline = np.vstack([outline, forehead_points(points)])
     mask = _fill_hull(outline, shape)
-    return _feather(mask, feather * face_unit(points))
+    return _feather(mask, feather * face_unit(points)) if feather > 0 else mask
 
 
 def forehead_points(points68: Points) -> npt.NDArray[np.float64]:

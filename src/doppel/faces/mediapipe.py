@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import types
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -39,6 +40,9 @@ CROP = 256  # side of the crop the mesh runs on (its landmark model itself works
 CROP_MARGIN = 1.9  # crop side / the face box's longer side
 DETECT_SIDE = 640  # frames are shrunk to this longer side for the full-range detector
 REDETECT_EVERY = 10  # video: frames between full-range passes looking for newcomers
+
+_DRAWING_MODULES = ("mediapipe.python.solutions.drawing_utils",
+                    "mediapipe.python.solutions.drawing_styles")
 
 Box = npt.NDArray[np.float64]  # x0, y0, x1, y1 in frame pixels
 
@@ -196,13 +200,36 @@ class MediapipeFaces:
 
 
 def _import_solutions() -> Any:
+    # mediapipe's package imports its drawing helpers, and they import matplotlib.pyplot:
+    # ~0.9 s of the ~1.3 s mediapipe takes to import, for functions doppel never calls. Empty
+    # stand-ins take their place while mediapipe loads and leave sys.modules afterwards, so
+    # whoever imports the helpers later gets the real ones.
+    stand_ins = [name for name in _DRAWING_MODULES if name not in sys.modules]
+    for name in stand_ins:
+        sys.modules[name] = types.ModuleType(name)
     try:
         from mediapipe.python import solutions
     except ImportError as error:
         raise DoppelError(
             f"mediapipe is not installed ({error}); install it with "
             "`pip install --no-deps mediapipe==0.10.14` (see the Makefile)") from None
+    finally:
+        for name in stand_ins:
+            if isinstance(sys.modules.get(name), types.ModuleType) and \
+                    getattr(sys.modules[name], "__file__", None) is None:
+                del sys.modules[name]
+    if stand_ins and not hasattr(solutions, "__getattr__"):
+        solutions.__getattr__ = _import_drawing  # mp.solutions.drawing_utils still works
     return solutions
+
+
+def _import_drawing(name: str) -> Any:
+    full = f"mediapipe.python.solutions.{name}"
+    if full not in _DRAWING_MODULES:
+        raise AttributeError(f"module 'mediapipe.python.solutions' has no attribute {name!r}")
+    import importlib
+
+    return importlib.import_module(full)
 
 
 def _face_from_mesh(mesh: Any, width: int, height: int, score: float,

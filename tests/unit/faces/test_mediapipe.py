@@ -106,3 +106,18 @@ def test_missing_mediapipe_is_a_user_error(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)  # None makes `import` raise ImportError
     with pytest.raises(DoppelError, match="mediapipe is not installed"):
         MediapipeFaces()
+
+
+def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_work():
+    # Its drawing helpers import matplotlib.pyplot (~0.9 s); doppel keeps them out at load.
+    import subprocess
+    import sys
+
+    code = ("import sys; from doppel.faces.mediapipe import _import_solutions; "
+            "s = _import_solutions(); assert 'matplotlib' not in sys.modules; "
+            "assert s.face_mesh.FaceMesh; import mediapipe as mp; "
+            "assert mp.solutions.drawing_utils.DrawingSpec; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")

@@ -5,6 +5,7 @@ truth (identity switches, recall, embeddings spent)."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import replace
 from fractions import Fraction
 
@@ -47,6 +48,29 @@ class FakeEncoder:
         vector = np.zeros(128, np.float32)
         vector[person] = 0.5
         return vector + self._rng.normal(0, 0.005, 128).astype(np.float32)
+
+
+class DeferredEncoder(FakeEncoder):
+    """A FakeEncoder that also has `submit`, like the identity worker: samples come back as
+    futures, finished only when `release` is called (or at once with `prompt`)."""
+
+    def __init__(self, prompt: bool = False) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.waiting: list[tuple[Future, np.ndarray]] = []
+
+    def submit(self, rgb, where):
+        future: Future = Future()
+        if self.prompt:
+            future.set_result(self.embed(rgb, where))
+        else:
+            self.waiting.append((future, where))
+        return future
+
+    def release(self) -> None:
+        for future, where in self.waiting:
+            future.set_result(self.embed(BLANK, where))
+        self.waiting = []
 
 
 def run(tracker: FaceTracker, frames: list[list[Face]]) -> list[list[int]]:
@@ -177,6 +201,47 @@ def test_embeddings_are_computed_for_a_few_samples_per_track_only():
     frames = [[make_face(150 + i % 3, 180), make_face(480, 190, 80)] for i in range(100)]
     run(tracker, frames)
     assert encoder.calls == tracker.stats.embeddings == 2 * 5
+
+
+def test_samples_computed_elsewhere_join_the_identity_when_done():
+    encoder = DeferredEncoder()
+    tracker = FaceTracker(TrackOptions(identity_samples=3, identity_every=0.5), encoder, FPS)
+    frames = [[make_face(150 + i % 3, 180), make_face(480, 190, 80)] for i in range(30)]
+    ids = run(tracker, frames)
+    assert len(encoder.waiting) == 2 * 3 and encoder.calls == 0  # asked for, not waited for
+    assert tracker.sampled(ids[0][0]) and tracker.identity(ids[0][0]) is None
+    encoder.release()
+    identity, samples = tracker.identity(ids[0][0])
+    assert samples == 3 and identity[0] == pytest.approx(0.5, abs=0.02)
+    # the last frames' samples may still be on their way at the end: finish waits for them
+    run(tracker, [[make_face(480, 190, 80)] for _ in range(60)])  # A leaves, is forgotten
+    encoder.release()
+    final = tracker.finish()
+    assert sorted(final) == [0, 1] and final[0][1] == final[1][1] == 3
+    assert final[1][0][1] == pytest.approx(0.5, abs=0.02)  # B's own vector
+
+
+def test_identity_decisions_with_an_encoder_that_submits():
+    # A returning face still gets its id back, and a stranger is not taken for a lost face,
+    # when samples come back as futures (the first sample of a track that may be a lost one
+    # is waited for; the rest are not).
+    frames = [[make_face(150, 180)] for _ in range(20)] + [[] for _ in range(10)]
+    frames += [[make_face(300, 200, 90)] for _ in range(10)]
+    frames += [[make_face(300, 200, 90), make_face(500, 180)] for _ in range(20)]
+    tracker = FaceTracker(encoder=DeferredEncoder(prompt=True), fps=FPS)
+    ids = run(tracker, frames)
+    assert ids[40][1] == ids[0][0] and ids[30][0] != ids[0][0]
+    assert tracker.stats.reidentified == 1
+
+
+def test_one_row_or_column_is_matched_as_scipy_matches_it():
+    from doppel.faces.track import _assign
+
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1), (1, 4), (4, 1), (3, 5)]:
+        cost = rng.uniform(0, 1, shape)
+        for got, want in zip(_assign(cost), linear_sum_assignment(cost), strict=True):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_overlapping_or_turned_faces_are_not_embedded():
@@ -360,6 +425,19 @@ def test_no_identity_switch_through_crossing_exit_and_return(tracked):
     print(f"\nswitches {changes} + {thefts}; {stats}")
     assert changes + thefts <= 1  # measured 0
     assert stats.tracks <= 3  # measured 2
+
+
+def test_no_identity_switch_with_the_identity_worker(clip, detections):
+    # Extraction's encoder: a child process, samples not waited for.
+    from doppel.faces.identity_worker import IdentityWorker
+
+    with IdentityWorker() as worker:
+        tracker = FaceTracker(encoder=worker, fps=FPS)
+        history, stats, _ = track_clip(clip, detections[0], tracker)
+        final = tracker.finish()
+    changes, thefts = count_switches(history)
+    assert changes + thefts <= 1 and stats.tracks <= 3
+    assert len(final) == stats.tracks and all(count >= 1 for _, count in final.values())
 
 
 def test_the_returning_actor_gets_its_old_id(tracked):
