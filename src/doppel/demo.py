@@ -11,8 +11,7 @@ from doppel.runtime import Runtime
 # Stages of the pipeline that do not exist yet, with the issue that builds each.
 STAGES_TO_COME = (
     ("collect at full speed", "doppel extract meets its quality bars; 720p extraction runs at "
-                              "about half its 60 fps goal (issue 6)"),
-    ("measure", "doppel bench: swap-quality metrics and the classic baseline (issue 7)"),
+                              "about three quarters of its 60 fps goal (issue 6)"),
     ("train, generate, refine, detect", "later issues"),
 )
 
@@ -41,6 +40,7 @@ def _run_stages(folder: Path, runtime: Runtime) -> None:
     _run_labels(folder, runtime)
     _run_synth(folder, runtime)
     _run_collect(folder, runtime)
+    _run_measure(folder)
 
 
 def _run_collect(folder: Path, runtime: Runtime) -> None:
@@ -58,6 +58,31 @@ def _run_collect(folder: Path, runtime: Runtime) -> None:
         consent = ", ".join(f"{c.kind} ({c.subject})" for c in faceset.consents)
     print(f"  {info.faces} crops of {info.crop_size} px ({info.coverage}), {info.identities} "
           f"identity; consent: {consent}")
+
+
+def _run_measure(folder: Path) -> None:
+    """Measure: the classic landmark swap on one pool pair, scored against the ideal swap
+    (the source actor rendered with the target's performance, scene and light)."""
+    from doppel.bench.quality import gallery_mean, score_pair, suite_pairs
+    from doppel.faces import open_detector
+    from doppel.faces.identity import IdentityEncoder
+    from doppel.swap import SWAPPERS
+
+    print("\nStage: measure (a classic landmark swap scored against the ideal swap)")
+    (source, target), = suite_pairs(1)
+    encoder = IdentityEncoder()
+    gallery = {str(seed): gallery_mean(seed, encoder) for seed in (source, target)}
+    preview = folder / "swap-preview.png"
+    with open_detector("mediapipe", static=True) as detector:
+        scores = score_pair(SWAPPERS.get("classic")(), source, target, gallery, encoder,
+                            detector, preview)
+    print(f"  classic swap of pool actor {source} onto {target}, 30 frames at 256 px: masked "
+          f"SSIM {scores['ssim']:.3f}, identity distance to the source "
+          f"{scores['to_source']:.3f} (to the target {scores['to_target']:.3f}), source "
+          f"found first {scores['source_top1']:.0%} of frames, flicker ratio "
+          f"{scores['flicker_ratio']:.2f}")
+    print(f"  {preview.name}: source | target | classic swap | ideal swap (watermarked); "
+          "`doppel bench quality` runs the whole suite")
 
 
 def _run_synth(folder: Path, runtime: Runtime) -> None:

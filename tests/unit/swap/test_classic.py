@@ -77,3 +77,48 @@ def test_swappers_swap_frames(scenario):
     assert output.shape == target.rgb.shape and not np.array_equal(output, target.rgb)
     with pytest.raises(DoppelError, match="478"):
         prepare_source(source.rgb, source.landmarks[:68])
+
+
+def test_classic_swap_on_detected_landmarks_carries_the_source_identity(scenario):
+    # As the swap command will run it: mediapipe's landmarks on the source picture and on
+    # the target frames, never the truth; dlib says whose face the output shows.
+    pytest.importorskip("dlib", reason="dlib (pip install dlib-bin) is not installed")
+    from doppel.faces import open_detector
+    from doppel.faces.identity import IdentityEncoder, identity_distance
+
+    source, targets, truths = scenario
+    encoder = IdentityEncoder()
+    swapper = SWAPPERS.get("classic")()
+    with open_detector("mediapipe", static=True) as detector:
+        prepared = prepare_source(source.rgb, detector.detect(source.rgb)[0].landmarks)
+        source_identity = encoder.embed(source.rgb, source.landmarks)
+        to_source, unchanged = [], []
+        for target in targets:
+            face = detector.detect(target.rgb)[0]
+            output = swapper.swap_frame(target.rgb, face, prepared)
+            found = detector.detect(output)
+            assert found, "the swapped face is still a face"
+            to_source.append(identity_distance(encoder.embed(output, found[0].landmarks),
+                                               source_identity))
+            unchanged.append(identity_distance(encoder.embed(target.rgb, face.landmarks),
+                                               source_identity))
+    print(f"distance to the source: classic {np.median(to_source):.3f}, "
+          f"unchanged target {np.median(unchanged):.3f}")
+    assert np.median(to_source) < np.median(unchanged) - 0.1
+
+
+@pytest.mark.parametrize("blend", ["poisson", "alpha"])
+def test_working_on_the_face_region_changes_no_pixel(scenario, blend):
+    from doppel.swap.classic import swap_whole_frame
+
+    source, targets, _ = scenario
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (480, 720, 3), dtype=np.uint8)  # a big frame, a small face
+    frame[100:356, 300:556] = targets[2].rgb
+    landmarks = targets[2].landmarks + (300, 100)
+    region = swap_face_classic(source.rgb, source.landmarks, frame, landmarks, blend=blend,
+                               forehead=True)
+    whole = swap_whole_frame(source.rgb, source.landmarks, frame, landmarks, blend=blend,
+                             forehead=True)
+    assert np.array_equal(region, whole)
+    assert not np.array_equal(region, frame)
