@@ -11,7 +11,8 @@ mediapipe found, never the truth.
 
 Scores per pair (medians over frames unless said): masked PSNR and SSIM against the truth on
 the truth's face mask, landmark NME of the output's face against the truth's landmarks (68
-points; all, mouth, eyes), pose error, identity distance of the output face to the source's
+points; all, mouth, eyes; and nme_floor, the detector's own NME on the truth frames, which no
+swap can beat), pose error, identity distance of the output face to the source's
 and the target's mean embeddings, top-1 retrieval of the source among the suite's 6
 identities (gallery: means of 5 frames of each actor in its own scene), flicker ratio (output
 / truth; 1 = as stable as reality), coverage (frames with a face found in the output).
@@ -40,7 +41,8 @@ PAIRS, QUICK_PAIRS = 3, 1
 SECONDS, FPS, SIZE = 3.0, 10.0, 256
 GALLERY_FRAMES = 5
 PREVIEW_FRAME = 15
-KEYS = ("coverage", "ssim", "psnr_db", "nme_all", "nme_mouth", "nme_eyes", "yaw_error",
+KEYS = ("coverage", "ssim", "psnr_db", "nme_all", "nme_floor", "nme_mouth", "nme_eyes",
+        "yaw_error",
         "pitch_error", "roll_error", "to_source", "to_target", "source_top1", "flicker_ratio")
 
 
@@ -106,7 +108,8 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
                encoder: Any, photo_detector: Any, preview: Path) -> Result:
     from doppel.errors import DoppelError
     from doppel.faces import open_detector
-    from doppel.metrics import ClipScores
+    from doppel.faces.landmarks import points68_from_mediapipe
+    from doppel.metrics import ClipScores, landmark_nme
     from doppel.swap import prepare_source
     from doppel.synth import (Clip, generate_performance, neutral_performance, random_actor,
                               random_scene, render, render_clip, render_swap_truth)
@@ -122,9 +125,10 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
                 generate_performance(SECONDS, FPS, target_seed, max_yaw=30.0),
                 random_scene(target_seed), (SIZE, SIZE))
     scores = ClipScores(gallery, source=str(source_seed), target=str(target_seed))
-    shown = None
+    shown, floor = None, []
     with open_detector("mediapipe", static=False) as target_detector, \
-            open_detector("mediapipe", static=False) as output_detector:
+            open_detector("mediapipe", static=False) as output_detector, \
+            open_detector("mediapipe", static=False) as truth_detector:
         for target, truth in zip(render_clip(clip), render_swap_truth(source_actor, clip),
                                  strict=True):
             faces = target_detector.detect(target.rgb)
@@ -134,11 +138,17 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
             face = detected[0] if detected else None
             embedding = encoder.embed(output, face.landmarks) if face is not None else None
             scores.add(output, truth, face, embedding)
+            on_truth = truth_detector.detect(truth.rgb)
+            if on_truth:  # the detector's own error: the floor of the expression error
+                floor.append(landmark_nme(on_truth[0].points68,
+                                          points68_from_mediapipe(truth.landmarks))["all"])
             if target.index == PREVIEW_FRAME:
                 shown = np.concatenate([source_frame.rgb, target.rgb, output, truth.rgb], axis=1)
     if shown is not None:
         write_preview(preview, shown)
-    return {key: float(value) for key, value in scores.summary().items()}
+    result = {key: float(value) for key, value in scores.summary().items()}
+    result["nme_floor"] = float(np.median(floor)) if floor else float("nan")
+    return result
 
 
 def write_preview(path: Path, rgb: np.ndarray) -> None:
