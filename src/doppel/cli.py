@@ -34,6 +34,7 @@ def _commands() -> list[Command]:
     from doppel.media import commands as media
     from doppel.provenance import commands as provenance
     from doppel.synth import commands as synth
+    from doppel.train import commands as train
 
     return [
         Command("probe", "show size, frame rate, frame count, audio and rotation of media files",
@@ -46,6 +47,8 @@ def _commands() -> list[Command]:
                 "faceset", extract.ExtractConfig, extract.run_extract),
         Command("faceset", "show what a faceset holds (info) or write a contact sheet of its "
                 "faces (sheet)", faceset.FacesetConfig, faceset.run_faceset),
+        Command("train", "learn a face-swap model from a source and a target faceset",
+                train.TrainConfig, train.run_train),
         Command("synth", "render clips of synthetic actors (people who do not exist) with their "
                 "ground truth", synth.SynthConfig, synth.run_synth),
         Command("demo", "run the end-to-end demo (what exists so far)", demo.DemoConfig, demo.run),

@@ -1,0 +1,95 @@
+"""A faceset's faces in memory at the training resolution, with the masks training weighs
+its losses by: the face hull, and eyes + mouth (where a swap is judged first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from doppel.errors import DoppelError
+from doppel.types import Consent
+
+PACKED_HULL = 127  # a packed mask's level on the face outside eyes and mouth
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingFaces:
+    """One identity's faces. crops: RGB uint8 N x R x R x 3. masks: uint8 N x R x R, the
+    face hull (forehead included) and eyes + mouth in one channel (`pack_masks`), so they go
+    through augmentation's geometry with the crop as its fourth channel. coverage: the
+    aligner's framing of the crops. consents: the faceset's records."""
+
+    path: Path
+    crops: npt.NDArray[np.uint8]
+    masks: npt.NDArray[np.uint8]
+    coverage: str
+    consents: tuple[Consent, ...]
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+
+def load_faces(path: Path, resolution: int, side: str) -> TrainingFaces:
+    """Every face of the faceset at `path`, resized to `resolution` pixels. side: "source"
+    or "target", for the error messages. A faceset without a consent record, or without
+    faces, is refused with what to do."""
+    import cv2
+
+    from doppel.faces.align import transform_points
+    from doppel.faces.masks import component_masks
+    from doppel.faceset import open_faceset
+
+    path = Path(path)
+    if not (path / "index.sqlite").is_file():
+        raise DoppelError(f"the {side} faceset {path} does not exist or is not a faceset: "
+                          "make one with doppel extract VIDEO -o FACESET")
+    with open_faceset(path, readonly=True) as faceset:
+        if not faceset.consents:
+            raise DoppelError(
+                f"the {side} faceset {path} has no consent record, and training learns that "
+                f"person: add one with doppel extract ... -o {path} --consent TEXT|FILE")
+        if len(faceset) == 0:
+            raise DoppelError(f"the {side} faceset {path} holds no faces: extract some "
+                              "into it first")
+        coverage = str(faceset.coverage)
+        consents = faceset.consents
+        crops, masks = [], []
+        for record in faceset.faces():
+            assert record.crop is not None and record.mask is not None
+            scale = resolution / record.size
+            points = transform_points(record.points68, record.matrix) * scale + (scale - 1) / 2
+            parts = component_masks(points, (resolution, resolution))
+            crops.append(cv2.resize(record.crop, (resolution, resolution),
+                                    interpolation=_interpolation(scale)))
+            hull = cv2.resize(record.mask, (resolution, resolution),
+                              interpolation=_interpolation(scale))
+            masks.append(pack_masks(hull, parts["eyes"] | parts["mouth"]))
+    return TrainingFaces(path, np.stack(crops), np.stack(masks), coverage, consents)
+
+
+def pack_masks(hull: npt.NDArray[np.uint8], parts: npt.NDArray[np.uint8]
+               ) -> npt.NDArray[np.uint8]:
+    """Face hull and eyes + mouth (uint8 0/255 each, same shape) as one uint8 channel: 0
+    off the face, PACKED_HULL on it, 255 on eyes and mouth (which lie inside the hull).
+    Interpolated like any picture, it still decodes (`unpack_masks`) to soft edges of both."""
+    hull_share = (hull.astype(np.uint16) * PACKED_HULL) // 255
+    parts_share = (parts.astype(np.uint16) * (255 - PACKED_HULL)) // 255
+    return np.minimum(hull_share + parts_share, 255).astype(np.uint8)
+
+
+def unpack_masks(packed: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.floating],
+                                                          npt.NDArray[np.floating]]:
+    """(hull, parts) in [0, 1] from packed masks scaled to [0, 1] (any shape, float)."""
+    level = packed * 255.0
+    hull = np.clip(level / PACKED_HULL, 0.0, 1.0)
+    parts = np.clip((level - PACKED_HULL) / (255.0 - PACKED_HULL), 0.0, 1.0)
+    return hull, parts
+
+
+def _interpolation(scale: float) -> int:
+    import cv2
+
+    return cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC

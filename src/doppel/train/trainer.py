@@ -1,0 +1,331 @@
+"""The training loop: two facesets in, a model directory out (weights, description, previews,
+log), resumable to the step.
+
+Each step takes a batch of each side, warps it (doppel.train.augment), and teaches the
+network to rebuild each side's faces with that side's decoder; the loss counts the face (more
+the eyes and mouth) and the predicted mask. Every `save_every` steps, at the end of a budget
+and on Ctrl-C the model is saved (doppel.train.checkpoint: atomic, no pickle for weights);
+every `preview_every` steps a labelled preview grid shows the same faces rebuilt and swapped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from doppel.errors import DoppelError
+from doppel.runtime import Runtime
+from doppel.train.augment import AugmentOptions
+from doppel.train.choices import Architecture, Preset
+from doppel.train.data import TrainingFaces
+from doppel.train.losses import LossOptions
+
+log = logging.getLogger("doppel.train")
+
+LOG_FILE = "log.jsonl"
+PREVIEW_DIR = "previews"
+PREVIEW_FACES = 4  # faces of each side in the preview grid, the same ones all run long
+PREVIEW_TILE = 128  # pixels a preview face is shown at (the watermark needs room)
+SIDES = ("source", "target")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """`doppel train`: what to learn from, into where, for how long."""
+
+    source: Path = field(metadata={"help": "faceset of the face to insert"})
+    target: Path = field(metadata={"help": "faceset of the person to be replaced"})
+    output: Path = field(metadata={"help": "model directory (created, or resumed if it holds "
+                                           "a model)", "short": "-o"})
+    architecture: Architecture = field(default="df", metadata={
+        "help": "df: a decoder per identity; liae: one decoder, shared + target-only codes"})
+    preset: Preset = field(default="tiny", metadata={
+        "help": "tiny: 64 px, CPU-first; base: 128 px; hq: 256 px, for a GPU"})
+    steps: int = field(default=0, metadata={
+        "help": "stop after this many steps in all (0: no step limit)", "min": 0})
+    minutes: float = field(default=0.0, metadata={
+        "help": "stop after this many minutes of this run (0: no time limit; with neither, "
+                "train until Ctrl-C)", "min": 0.0})
+    batch: int = field(default=16, metadata={"help": "faces of each side per step", "min": 1})
+    learning_rate: float = field(default=5e-5, metadata={"help": "Adam's learning rate",
+                                                          "min": 0.0})
+    save_every: int = field(default=500, metadata={"help": "steps between saves", "min": 1})
+    preview_every: int = field(default=250, metadata={
+        "help": "steps between preview grids (previews/step-N.png)", "min": 1})
+    seed: int = field(default=0, metadata={"help": "random seed (augmentation, weights)"})
+
+    def __post_init__(self) -> None:
+        from doppel.config import check_fields
+
+        check_fields(self)
+
+
+@dataclass
+class RunSummary:
+    """What a training run did."""
+
+    output: Path
+    first_step: int
+    last_step: int
+    seconds: float
+    images_per_second: float
+    loss: dict[str, float]
+    stopped_by: str
+
+    def lines(self) -> list[str]:
+        losses = ", ".join(f"{side} {value:.4f}" for side, value in self.loss.items())
+        return [f"{self.output}: steps {self.first_step} -> {self.last_step} in "
+                f"{self.seconds:.0f} s ({self.images_per_second:.0f} images/s), loss {losses}; "
+                f"stopped by {self.stopped_by}"]
+
+
+def train(config: TrainConfig, runtime: Runtime, augment: AugmentOptions = AugmentOptions(),
+          losses: LossOptions = LossOptions()) -> RunSummary:
+    """Train (or resume) the model in config.output on the two facesets."""
+    import torch
+
+    from doppel.runtime import apply_threads, resolve_device
+    from doppel.train.checkpoint import MODEL_FILE, read_meta
+    from doppel.train.data import load_faces
+    from doppel.train.models import PRESETS, ModelOptions, build_model
+
+    apply_threads(runtime.threads)
+    torch.set_flush_denormal(True)  # denormals under default init cost 3x here (measured)
+    options = ModelOptions(config.architecture, config.preset)
+    resolution = PRESETS[config.preset].resolution
+    faces = {side: load_faces(path, resolution, side)
+             for side, path in zip(SIDES, (config.source, config.target), strict=True)}
+    _check_framing(faces)
+    resumed = (config.output / MODEL_FILE).is_file()
+    meta = read_meta(config.output) if resumed else None
+    if meta is not None:
+        _check_same_model(meta, config)
+    device = torch.device(resolve_device(runtime.device))
+    torch.manual_seed(config.seed)
+    model = build_model(options).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
+                                 betas=(0.5, 0.999))
+    rng = np.random.default_rng(config.seed)
+    step = 0
+    if meta is not None:
+        step = _resume(config.output, model, optimizer, rng)
+    if config.output.exists() and not config.output.is_dir():
+        raise DoppelError(f"{config.output} is a file: give a folder for the model with -o")
+    config.output.mkdir(parents=True, exist_ok=True)
+    loop = _Loop(config, runtime, model, optimizer, rng, faces, augment, losses, device)
+    return loop.run(step, _describe(config, faces, resolution))
+
+
+class _Loop:
+    """One run's state: the network, its optimizer, the data and where it all goes."""
+
+    def __init__(self, config: TrainConfig, runtime: Runtime, model: Any, optimizer: Any,
+                 rng: np.random.Generator, faces: dict[str, TrainingFaces],
+                 augment: AugmentOptions, losses: LossOptions, device: Any) -> None:
+        self.config, self.runtime = config, runtime
+        self.model, self.optimizer, self.rng = model, optimizer, rng
+        self.faces, self.augment, self.losses, self.device = faces, augment, losses, device
+        shown = min(PREVIEW_FACES, *(len(faces[side]) for side in SIDES))
+        self.preview_faces = {side: _spread(len(faces[side]), shown) for side in SIDES}
+
+    def run(self, first_step: int, description: dict[str, Any]) -> RunSummary:
+        from tqdm import tqdm
+
+        config = self.config
+        step, started, last_loss = first_step, time.monotonic(), {}
+        deadline = started + config.minutes * 60 if config.minutes else math.inf
+        total = config.steps if config.steps else None
+        stopped_by = "the step limit"
+        with _interrupts() as interrupted, tqdm(total=total, initial=step, unit="step",
+                                                 disable=not self.runtime.progress,
+                                                 desc="train") as bar:
+            while not config.steps or step < config.steps:
+                if time.monotonic() >= deadline:
+                    stopped_by = "the time limit"
+                    break
+                if interrupted():
+                    stopped_by = "Ctrl-C"
+                    break
+                last_loss = self.step()
+                step += 1
+                bar.update(1)
+                bar.set_postfix({side: f"{value:.4f}" for side, value in last_loss.items()})
+                self.log(step, last_loss, time.monotonic() - started)
+                if step % config.save_every == 0:
+                    self.save(step, description)
+                if step % config.preview_every == 0:
+                    self.preview(step)
+            if interrupted():
+                stopped_by = "Ctrl-C"
+            self.save(step, description)
+        seconds = time.monotonic() - started
+        images = (step - first_step) * 2 * config.batch
+        return RunSummary(config.output, first_step, step, seconds,
+                          images / seconds if seconds > 0 else 0.0, last_loss, stopped_by)
+
+    def step(self) -> dict[str, float]:
+        from doppel.train.augment import augment_batch
+        from doppel.train.data import unpack_masks
+        from doppel.train.losses import face_loss
+
+        self.model.train()
+        total, values = None, {}
+        for side in SIDES:
+            faces = self.faces[side]
+            picked = self.rng.integers(0, len(faces), self.config.batch)
+            batch = augment_batch(faces.crops[picked], faces.masks[picked], self.rng,
+                                  self.augment)
+            masks = np.concatenate(unpack_masks(batch.masks), axis=1)
+            inputs, targets, masks = (self._tensor(array) for array in
+                                      (batch.inputs, batch.targets, masks))
+            rgb, mask = self.model.reconstruct(inputs, side)
+            loss = face_loss(rgb, mask, targets, masks, self.losses)
+            total = loss if total is None else total + loss
+            values[side] = float(loss.detach())
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if not all(math.isfinite(v) for v in values.values()):
+            raise DoppelError("training diverged (the loss is not a number): resume from the "
+                              "last save with a lower --learning-rate")
+        self.optimizer.step()
+        return values
+
+    def _tensor(self, array: npt.NDArray[np.float32]) -> Any:
+        import torch
+
+        return torch.from_numpy(array).to(self.device).contiguous(
+            memory_format=torch.channels_last)
+
+    def log(self, step: int, loss: dict[str, float], seconds: float) -> None:
+        line = json.dumps({"step": step, "seconds": round(seconds, 3),
+                           **{f"loss_{side}": value for side, value in loss.items()}})
+        with open(self.config.output / LOG_FILE, "a", encoding="utf-8") as file:
+            file.write(line + "\n")
+
+    def save(self, step: int, description: dict[str, Any]) -> None:
+        from doppel.train.checkpoint import capture_rng, save_model
+
+        state = {"step": step, "optimizer": self.optimizer.state_dict(),
+                 "rng": capture_rng(self.rng)}
+        save_model(self.config.output, self.model, {**description, "step": step}, state)
+
+    def preview(self, step: int) -> Path:
+        """previews/step-N.png: rows of source -> source, target -> target, target -> source,
+        each an input next to the network's output, on the same faces every time."""
+        return write_preview(self.config.output / PREVIEW_DIR / f"step-{step:07d}.png",
+                             self.model, self.faces, self.preview_faces, self.device)
+
+
+def write_preview(path: Path, model: Any, faces: dict[str, TrainingFaces],
+                  picks: dict[str, list[int]], device: Any) -> Path:
+    import cv2
+    import torch
+
+    from doppel.media import write_image
+    from doppel.provenance import LabelConfig, Watermarker, mark_frame, new_watermark_id
+
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for side, swap in (("source", False), ("target", False), ("target", True)):
+            crops = faces[side].crops[picks[side]]
+            inputs = torch.from_numpy(crops.transpose(0, 3, 1, 2).astype(np.float32) / 255)
+            inputs = inputs.to(device)
+            rgb, _ = model.swap(inputs) if swap else model.reconstruct(inputs, side)
+            outputs = (rgb.clamp(0, 1).cpu().numpy().transpose(0, 2, 3, 1) * 255).round()
+            pairs = [cv2.resize(np.concatenate([crop, output], axis=1),
+                                (2 * PREVIEW_TILE, PREVIEW_TILE), interpolation=cv2.INTER_CUBIC)
+                     for crop, output in zip(crops, outputs.astype(np.uint8), strict=True)]
+            rows.append(np.concatenate(pairs, axis=1))
+    model.train()
+    grid = np.concatenate(rows, axis=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A training preview is generated media: watermarked and labelled like any other.
+    return write_image(path, mark_frame(grid, Watermarker(new_watermark_id()), LabelConfig()))
+
+
+def _describe(config: TrainConfig, faces: dict[str, TrainingFaces], resolution: int
+              ) -> dict[str, Any]:
+    """model.json's description (checkpoint adds the step)."""
+    from doppel.config import to_dict
+
+    return {
+        "architecture": config.architecture, "preset": config.preset,
+        "resolution": resolution, "coverage": faces["source"].coverage,
+        "identities": {side: {"faceset": str(faces[side].path), "faces": len(faces[side]),
+                              "consents": [consent.id for consent in faces[side].consents],
+                              "subjects": sorted({c.subject for c in faces[side].consents})}
+                       for side in SIDES},
+        "consents": {consent.id: asdict(consent) for side in SIDES
+                     for consent in faces[side].consents},
+        "config": to_dict(config),
+    }
+
+
+def _check_framing(faces: dict[str, TrainingFaces]) -> None:
+    source, target = faces["source"].coverage, faces["target"].coverage
+    if source != target:
+        raise DoppelError(f"the source faceset frames faces as {source!r} and the target one "
+                          f"as {target!r}: extract both with the same --coverage")
+
+
+def _check_same_model(meta: dict[str, Any], config: TrainConfig) -> None:
+    for key in ("architecture", "preset"):
+        if meta.get(key) != getattr(config, key):
+            raise DoppelError(
+                f"{config.output} holds a {meta.get('architecture')}/{meta.get('preset')} "
+                f"model, not {config.architecture}/{config.preset}: resume with "
+                f"--architecture {meta.get('architecture')} --preset {meta.get('preset')}, or "
+                "train into a new -o folder")
+
+
+def _resume(folder: Path, model: Any, optimizer: Any, rng: np.random.Generator) -> int:
+    from doppel.train.checkpoint import load_weights, read_train_state, restore_rng
+
+    meta = load_weights(folder, model)
+    state = read_train_state(folder)
+    if state is None:
+        log.warning("%s has no train-state.pt: resuming from the weights with a fresh "
+                    "optimizer", folder)
+        return int(meta.get("step", 0))
+    optimizer.load_state_dict(state["optimizer"])
+    restore_rng(state["rng"], rng)
+    return int(state["step"])
+
+
+def _spread(total: int, count: int) -> list[int]:
+    return [(2 * index + 1) * total // (2 * count) for index in range(count)]
+
+
+@contextmanager
+def _interrupts() -> Iterator[Any]:
+    """Ctrl-C asks the loop to stop after the current step (it then saves); a second Ctrl-C
+    stops at once (the last save is still whole: saves are atomic)."""
+    asked = []
+
+    def handle(signum: int, frame: Any) -> None:
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+        log.warning("stopping after this step and saving (Ctrl-C again to stop now)")
+
+    try:
+        previous = signal.signal(signal.SIGINT, handle)
+    except ValueError:  # not the main thread: no handler, Ctrl-C stops at once
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(asked)
+    finally:
+        signal.signal(signal.SIGINT, previous)
