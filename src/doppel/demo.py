@@ -12,7 +12,9 @@ from doppel.runtime import Runtime
 STAGES_TO_COME = (
     ("collect at full speed", "doppel extract meets its quality bars; 720p extraction runs at "
                               "about three quarters of its 60 fps goal (issue 6)"),
-    ("train, generate, refine, detect", "later issues"),
+    ("train", "doppel train learns and resumes; its speed and quality bars are not met yet "
+              "(issue 8)"),
+    ("generate, refine, detect", "later issues"),
 )
 
 

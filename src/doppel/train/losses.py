@@ -57,7 +57,6 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-pixel SSIM (Wang et al. 2004: an 11-pixel Gaussian window, sigma 1.5) of two
     N x C x H x W tensors in [0, 1], same shape; zero-padded at the borders (both alike)."""
     import torch
-    import torch.nn.functional as F
 
     channels = a.shape[1]
     # The five local statistics in one pass: the Gaussian blur as two small matrix products
