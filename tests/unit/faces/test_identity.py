@@ -18,14 +18,6 @@ from doppel.faces.identity import (  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def encoder():
-    try:
-        return IdentityEncoder()
-    except DoppelError as error:
-        pytest.skip(f"dlib face models missing: {error}")
-
-
-@pytest.fixture(scope="module")
 def astronaut():
     return skimage_data.astronaut()
 

@@ -9,16 +9,8 @@ import pytest
 pytest.importorskip("dlib", reason="dlib (pip install dlib-bin) is not installed")
 
 from doppel.errors import DoppelError  # noqa: E402
-from doppel.faces.identity import IdentityEncoder, box_from_landmarks  # noqa: E402
+from doppel.faces.identity import box_from_landmarks  # noqa: E402
 from doppel.faces.identity_worker import IdentityWorker, face_region  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    try:
-        return IdentityEncoder()
-    except DoppelError as error:
-        pytest.skip(f"dlib face models missing: {error}")
 
 
 @pytest.fixture(scope="module")

@@ -354,17 +354,6 @@ def detections(clip):
 
 
 @pytest.fixture(scope="module")
-def encoder():
-    pytest.importorskip("dlib")
-    from doppel.faces.identity import IdentityEncoder
-
-    try:
-        return IdentityEncoder()
-    except DoppelError as error:
-        pytest.skip(f"dlib face models missing: {error}")
-
-
-@pytest.fixture(scope="module")
 def tracked(clip, detections, encoder):
     """(per frame {actor: track id}, tracker stats, seconds in update) with the encoder."""
     return track_clip(clip, detections[0], FaceTracker(encoder=encoder, fps=FPS))
