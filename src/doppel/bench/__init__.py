@@ -23,7 +23,9 @@ class BenchConfig:
                          metadata={"help": "folder for JSON and markdown results", "short": "-o"})
     quick: bool = field(default=False, metadata={"help": "short clips, for a smoke run"})
     swapper: str = field(default="classic", metadata={
-        "help": "quality suite: the swapper to score (identity, classic)"})
+        "help": "quality suite: the swapper to score (identity, classic, model)"})
+    model: Path | None = field(default=None, metadata={
+        "help": "quality suite with --swapper model: the model folder (doppel train -o)"})
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -54,7 +54,8 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
     results: Result = {"suite": "quality", "swapper": config.swapper,
                        "machine": machine_facts(f"quality --swapper {config.swapper}",
                                                 config.quick),
-                       "pairs": score_suite(config.swapper, pairs, config.output, say)}
+                       "pairs": score_suite(config.swapper, pairs, config.output, say,
+                                            config.model)}
     results["mean"] = {key: _mean([pair["scores"][key] for pair in results["pairs"]])
                        for key in KEYS}
     results["wall_seconds"] = time.perf_counter() - started
@@ -69,13 +70,14 @@ def suite_pairs(count: int) -> list[tuple[int, int]]:
     return [(POOL_SEEDS[2 * k], POOL_SEEDS[2 * k + 1]) for k in range(count)]
 
 
-def score_suite(swapper_name: str, pairs: list[tuple[int, int]], output: Path, say: Say
-                ) -> list[Result]:
+def score_suite(swapper_name: str, pairs: list[tuple[int, int]], output: Path, say: Say,
+                model: Path | None = None) -> list[Result]:
     from doppel.faces import open_detector
     from doppel.faces.identity import IdentityEncoder
     from doppel.swap import SWAPPERS
 
-    swapper = SWAPPERS.get(swapper_name)()
+    swapper = SWAPPERS.get(swapper_name)(model) if swapper_name == "model" \
+        else SWAPPERS.get(swapper_name)()
     encoder = IdentityEncoder()
     seeds = [seed for pair in pairs for seed in pair]
     say(f"gallery: {len(seeds)} identities x {GALLERY_FRAMES} frames")

@@ -1,6 +1,7 @@
 """Swapping: put a prepared source face over a target face in each frame. `SWAPPERS` names the
 swappers ("identity", the do-nothing baseline; "classic", the landmark warp of
-`doppel.swap.classic`); colour transfers and blends are their own registries."""
+`doppel.swap.classic`; "model", a model made by `doppel train`); colour transfers and blends
+are their own registries."""
 
 from __future__ import annotations
 
@@ -52,6 +53,14 @@ class IdentitySwapper:
     def swap_frame(self, frame_rgb: npt.NDArray[np.uint8], target_face: Face,
                    source: SourceFace) -> npt.NDArray[np.uint8]:
         return frame_rgb.copy()
+
+
+@SWAPPERS.register("model")
+def _model_swapper(model: object = None, blend: str = "alpha") -> object:
+    """A model trained by `doppel train` (doppel.swap.model; torch loads only when used)."""
+    from doppel.swap.model import ModelSwapper
+
+    return ModelSwapper(model, blend)  # type: ignore[arg-type]
 
 
 @SWAPPERS.register("classic")

@@ -32,7 +32,7 @@ def scenario():
 
 
 def test_swappers_are_listed_and_unknown_names_refused():
-    assert SWAPPERS.names() == ["classic", "identity"]
+    assert SWAPPERS.names() == ["classic", "identity", "model"]
     with pytest.raises(DoppelError, match="unknown swapper"):
         SWAPPERS.get("deepfake")
     with pytest.raises(DoppelError, match="unknown blend"):
