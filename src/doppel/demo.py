@@ -8,12 +8,14 @@ from pathlib import Path
 
 from doppel.runtime import Runtime
 
+DEMO_TRAIN_MINUTES = 0.25  # the demo's training run: enough to see the loss fall
+
 # Stages of the pipeline that do not exist yet, with the issue that builds each.
 STAGES_TO_COME = (
     ("collect at full speed", "doppel extract meets its quality bars; 720p extraction runs at "
                               "about three quarters of its 60 fps goal (issue 6)"),
-    ("train", "doppel train learns and resumes; its speed and quality bars are not met yet "
-              "(issue 8)"),
+    ("train at full speed and quality", "doppel train learns, previews and resumes; its "
+                                        "speed and quality bars are not met yet (issue 8)"),
     ("generate, refine, detect", "later issues"),
 )
 
@@ -42,6 +44,7 @@ def _run_stages(folder: Path, runtime: Runtime) -> None:
     _run_labels(folder, runtime)
     _run_synth(folder, runtime)
     _run_collect(folder, runtime)
+    _run_train(folder, runtime)
     _run_measure(folder)
 
 
@@ -60,6 +63,26 @@ def _run_collect(folder: Path, runtime: Runtime) -> None:
         consent = ", ".join(f"{c.kind} ({c.subject})" for c in faceset.consents)
     print(f"  {info.faces} crops of {info.crop_size} px ({info.coverage}), {info.identities} "
           f"identity; consent: {consent}")
+
+
+def _run_train(folder: Path, runtime: Runtime) -> None:
+    """Train: the second actor's faces become a faceset too; a tiny model learns both for a
+    few seconds (a real run takes minutes to hours), with a labelled preview."""
+    from doppel.extract import ExtractConfig, extract
+    from doppel.train.trainer import PREVIEW_DIR, TrainConfig, train
+
+    print("\nStage: train (shared encoder, a decoder per identity; a short run)")
+    clip = sorted((folder / "actors").glob("*.mp4"))[1]
+    target = folder / "faceset-target"
+    extract(ExtractConfig(inputs=(clip,), output=target, size=128), replace(runtime,
+                                                                             progress=False))
+    config = TrainConfig(source=folder / "faceset", target=target, output=folder / "model",
+                         minutes=DEMO_TRAIN_MINUTES, preview_every=10 ** 6)
+    summary = train(config, replace(runtime, progress=False))
+    print("\n".join(f"  {line}" for line in summary.lines()))
+    preview = sorted((config.output / PREVIEW_DIR).glob("*.png"))[-1]
+    print(f"  {preview.relative_to(folder)}: source -> source, target -> target, target -> "
+          "source (watermarked and labelled)")
 
 
 def _run_measure(folder: Path) -> None:

@@ -23,4 +23,5 @@ def test_make_demo_runs_what_exists_and_names_what_is_to_come(tmp_path):
     assert "kept 100 of 100 faces found in 100 frames" in out  # 4 s at 25 fps, one actor
     assert "identity; consent: synthetic (actor-" in out
     assert "classic swap of pool actor" in out and "swap-preview.png" in out
+    assert "stopped by the time limit" in out and "model/previews/step-" in out
     assert "Still to come" in out and "issue 6" in out

@@ -171,6 +171,8 @@ class _Loop:
             if interrupted():
                 stopped_by = "Ctrl-C"
             self.save(step, description)
+            if step > first_step and step % config.preview_every:
+                self.preview(step)  # every run ends with a look at where it got
         seconds = time.monotonic() - started
         images = (step - first_step) * 2 * config.batch
         return RunSummary(config.output, first_step, step, seconds,
