@@ -13,7 +13,8 @@ as on the whole frame (tested), for a few hundred KiB instead of a 2.7 MB 720p f
 from __future__ import annotations
 
 import contextlib
-import pickle
+import json
+import struct
 import signal
 import sys
 from collections import deque
@@ -39,7 +40,8 @@ class IdentityWorker:
     caller goes on (~0.5 s). Thread-safe: any thread may submit; faces are embedded one at a
     time, in the order submitted. Close it (or use it as a context manager) to stop the child.
 
-    The child is a fresh `python -m doppel.faces.identity_worker` talking pickles over its
+    The child is a fresh `python -m doppel.faces.identity_worker` talking framed messages
+    (a JSON header, then raw array bytes; no pickle) over its
     stdin and stdout, not a multiprocessing pool: that would import the caller's main script
     again in the child, which breaks scripts without a `__main__` guard.
     """
@@ -76,8 +78,7 @@ class IdentityWorker:
             self._waiting.append(future)
             try:
                 assert self._child.stdin is not None
-                pickle.dump((region, where), self._child.stdin, pickle.HIGHEST_PROTOCOL)
-                self._child.stdin.flush()
+                send(self._child.stdin, {}, {"region": region, "where": _as_array(where)})
             except (BrokenPipeError, OSError):
                 self._waiting.pop()
                 raise DoppelError(self._stopped()) from None
@@ -114,14 +115,16 @@ class IdentityWorker:
         assert self._child.stdout is not None
         try:
             while True:
-                kind, value = pickle.load(self._child.stdout)
+                header, arrays = receive(self._child.stdout)
+                kind = header["kind"]
+                value = arrays.get("embedding") if kind == "ok" else header["error"]
                 with self._lock:
                     future = self._waiting.popleft()
                 if kind == "ok":
                     future.set_result(value)
                 else:
                     future.set_exception(DoppelError(f"identity embedding failed: {value}"))
-        except (EOFError, OSError, pickle.UnpicklingError):
+        except (EOFError, OSError, ValueError, KeyError):
             pass
         with self._lock:
             self._failed = self._stopped()
@@ -168,16 +171,62 @@ def _serve(models: Path | None) -> None:
     requests = sys.stdin.buffer
     while True:
         try:
-            region, where = pickle.load(requests)
+            _, arrays = receive(requests)
         except EOFError:
             return
+        region, where = arrays["region"], _from_array(arrays.get("where"))
         try:
-            answer: tuple[str, Any] = ("ok", encoder.embed(region, where))
+            embedding = encoder.embed(region, where)
+            send(answers, {"kind": "ok"}, {} if embedding is None else {"embedding": embedding})
         except Exception as error:  # reported to the caller, who raises it
-            answer = ("error", f"{type(error).__name__}: {error}")
-        pickle.dump(answer, answers, pickle.HIGHEST_PROTOCOL)
-        answers.flush()
+            send(answers, {"kind": "error", "error": f"{type(error).__name__}: {error}"}, {})
 
+
+_DTYPES = ("uint8", "float32", "float64")  # all a message may carry
+
+
+def send(stream: Any, header: dict[str, Any], arrays: dict[str, Any]) -> None:
+    """One message: a 4-byte length, a JSON header (with each array's dtype and shape),
+    then the arrays' bytes in order."""
+    arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()
+              if value is not None}
+    header = {**header, "arrays": [[name, str(value.dtype), list(value.shape)]
+                                   for name, value in arrays.items()]}
+    text = json.dumps(header).encode("utf-8")
+    stream.write(struct.pack("<I", len(text)) + text)
+    for value in arrays.values():
+        stream.write(value.tobytes())
+    stream.flush()
+
+
+def receive(stream: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The next message `send` wrote: (header, arrays by name); EOFError at the end."""
+    header = json.loads(_read(stream, struct.unpack("<I", _read(stream, 4))[0]))
+    arrays = {}
+    for name, dtype, shape in header["arrays"]:
+        if dtype not in _DTYPES:
+            raise ValueError(f"unexpected array type {dtype!r}")
+        size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        arrays[name] = np.frombuffer(_read(stream, size), dtype).reshape(shape).copy()
+    return header, arrays
+
+
+def _read(stream: Any, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the other side closed the pipe")
+    return data
+
+
+def _as_array(where: Any) -> Any:
+    return None if where is None else np.asarray(where, np.float64)
+
+
+def _from_array(where: Any) -> Any:
+    """A box travels as 4 floats and comes back as the tuple the encoder takes."""
+    if where is None or where.ndim == 2:
+        return where
+    return tuple(float(value) for value in where)
 
 if __name__ == "__main__":
     _serve(Path(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else None)

@@ -91,3 +91,27 @@ def test_a_dead_child_is_a_one_line_error(encoder, frame):
 def test_missing_model_files_say_what_to_do(tmp_path):
     with pytest.raises(DoppelError, match="face_recognition_models"):
         IdentityWorker(models=tmp_path)
+
+
+def test_messages_carry_arrays_without_pickle():
+    import io
+    import json
+    import struct
+
+    from doppel.faces.identity_worker import receive, send
+
+    pipe = io.BytesIO()
+    region = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    where = np.array([[1.5, 2.5], [3.0, 4.0]])
+    send(pipe, {"kind": "ok"}, {"region": region, "where": where, "none": None})
+    pipe.seek(0)
+    header, arrays = receive(pipe)
+    assert header["kind"] == "ok" and set(arrays) == {"region", "where"}
+    np.testing.assert_array_equal(arrays["region"], region)
+    np.testing.assert_array_equal(arrays["where"], where)
+    with pytest.raises(EOFError):
+        receive(pipe)
+    # only plain numbers: a header naming another type is refused, never interpreted
+    text = json.dumps({"arrays": [["x", "object", [1]]]}).encode()
+    with pytest.raises(ValueError, match="unexpected array type"):
+        receive(io.BytesIO(struct.pack("<I", len(text)) + text + b"\0" * 8))
