@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ from doppel.extract.commands import ExtractConfig
 from doppel.faces.identity_worker import IdentityWorker
 from doppel.faces.select import Reference, group_identities
 from doppel.faceset import Faceset, FaceRecord
+from doppel.threads import ahead
 from doppel.runtime import Runtime
 from doppel.types import Face, Frame
 
@@ -39,9 +40,7 @@ log = logging.getLogger("doppel.extract")
 SHARPNESS_SIDE = 128  # the inner face is measured at this size, whatever the crop size
 WAIT_FOR_IDENTITY = 2.0  # seconds a track's faces wait for its identity with --reference
 PROGRESS_EVERY = 25  # frames between progress marks in the faceset
-PREFETCH = 4  # items a producer thread may run ahead
 
-T = TypeVar("T")
 # The tracker's identity of each track it has sampled (None while the samples are computed);
 # a track it has not sampled is absent.
 Identities = dict[int, tuple[npt.NDArray[np.float32], int] | None]
@@ -154,7 +153,7 @@ def extract_source(path: Path, faceset: Faceset, config: ExtractConfig,
     frames_done = 0
     with _open_detector(config, still) as detector:
         tracker = None if still else _tracker(config, encoder, fps)
-        found = _ahead(_detect(_ahead(_frames(path, runtime), "decode"), detector, tracker),
+        found = ahead(_detect(ahead(_frames(path, runtime), "decode"), detector, tracker),
                        "detect")
         for frame, faces, identities in _progress(found, info.frame_count, path.name, runtime):
             frames_done += 1
@@ -402,50 +401,6 @@ def _detect(frames: Iterator[Frame], detector: Any, tracker: Any
         faces = tracker.update(frame.rgb, faces)
         yield frame, faces, {face.track: tracker.identity(face.track) for face in faces
                              if tracker.sampled(face.track)}
-
-
-def _ahead(items: Iterator[T], name: str) -> Iterator[T]:
-    """`items`, produced up to PREFETCH ahead on a thread of its own: decoding and mediapipe
-    release the GIL, so decoding, detection and the rest (alignment, masks, PNGs) overlap on
-    the cores. An error on that thread is raised here; closing this generator stops it."""
-    import queue
-    import threading
-
-    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=PREFETCH)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        ahead.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            ahead.put(("end", None))
-        except BaseException as error:  # handed over, raised on the consumer's thread
-            ahead.put(("error", error))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    worker = threading.Thread(target=produce, name=f"extract-{name}", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = ahead.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        worker.join(timeout=5)
 
 
 def _progress(frames: Iterator[Frame], total: int | None, name: str, runtime: Runtime):

@@ -79,6 +79,9 @@ class Faceset:
         self._writer: ThreadPoolExecutor | None = None
         self._queue: deque[tuple[Future[None], FaceRecord, str]] = deque()
         self._queued: set[tuple[str, int, int]] = set()
+        # (frame, track) of each source's faces in the index, read once per source when
+        # first asked: extract asks for every face it finds, and a query each cost ~1 ms.
+        self._known: dict[str, set[tuple[int, int]]] = {}
 
     @property
     def path(self) -> Path:
@@ -143,6 +146,8 @@ class Faceset:
             with _sqlite_guard(self._folder):
                 self._connection.execute(FACE_INSERT,
                                          face_row(record, name, f"{MASKS_DIR}/{name}"))
+            if record.source_hash in self._known:
+                self._known[record.source_hash].add((int(record.frame), int(record.track)))
             self._unsynced += [self._folder, self._folder / MASKS_DIR]
             self._pending += 1
             wait = everything or (bool(wait) and len(self._queue) > _MAX_QUEUED)
@@ -237,6 +242,7 @@ class Faceset:
             names = [row[0] for row in self._connection.execute(
                 "SELECT crop FROM faces WHERE source_hash = ? AND track = ?",
                 (source_hash, int(track)))]
+            self._known.pop(source_hash, None)
             self._connection.execute("DELETE FROM faces WHERE source_hash = ? AND track = ?",
                                      (source_hash, int(track)))
             self._connection.execute("DELETE FROM tracks WHERE source_hash = ? AND track = ?",
@@ -301,9 +307,12 @@ class Faceset:
         """Whether the face (source_hash, frame, track) is in the faceset."""
         if (source_hash, int(frame), int(track)) in self._queued:
             return True
-        return self._connection.execute(
-            "SELECT 1 FROM faces WHERE source_hash = ? AND frame = ? AND track = ?",
-            (source_hash, int(frame), int(track))).fetchone() is not None
+        known = self._known.get(source_hash)
+        if known is None:
+            known = self._known[source_hash] = {
+                (int(row[0]), int(row[1])) for row in self._connection.execute(
+                    "SELECT frame, track FROM faces WHERE source_hash = ?", (source_hash,))}
+        return (int(frame), int(track)) in known
 
     def _source_id(self, source_hash: str, path: Path) -> int:
         row = self._connection.execute("SELECT id FROM sources WHERE hash = ?",
