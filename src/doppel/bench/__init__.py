@@ -10,7 +10,7 @@ from doppel.config import check_fields
 from doppel.runtime import Runtime
 
 Suite = Literal["media-io", "watermark", "synth", "identity", "extract", "quality", "speed",
-                "train"]
+                "train", "train-quality"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class BenchConfig:
         "help": "quality suite: the swapper to score (identity, classic, model)"})
     model: Path | None = field(default=None, metadata={
         "help": "quality suite with --swapper model: the model folder (doppel train -o)"})
+    train_minutes: float = field(default=15.0, metadata={
+        "help": "train-quality suite: minutes of training (--quick: 1)", "min": 0.1})
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -33,11 +35,11 @@ class BenchConfig:
 
 def run(config: BenchConfig, runtime: Runtime) -> int:
     from doppel.bench import (extract, identity, media_io, quality, speed, synth, train,
-                              watermark)
+                              train_quality, watermark)
 
     runners = {"media-io": media_io.run, "watermark": watermark.run, "synth": synth.run,
                "identity": identity.run, "extract": extract.run, "quality": quality.run,
-               "speed": speed.run, "train": train.run}
+               "speed": speed.run, "train": train.run, "train-quality": train_quality.run}
     for suite in config.suites:
         runners[suite](config, runtime)
     return 0

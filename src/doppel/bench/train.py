@@ -74,8 +74,9 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
 def time_network(architecture: str, preset: str, bf16: bool) -> Result:
     import torch
 
-    from doppel.train.losses import LossOptions, face_loss
+    from doppel.train.losses import LossOptions
     from doppel.train.models import PRESETS, ModelOptions, build_model, count_parameters
+    from doppel.train.trainer import reconstruction_loss
 
     torch.manual_seed(0)
     if architecture == "original":
@@ -87,16 +88,12 @@ def time_network(architecture: str, preset: str, bf16: bool) -> Result:
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-5, betas=(0.5, 0.999), fused=True)
     pictures = {side: torch.rand(BATCH, 3, resolution, resolution).contiguous(
         memory_format=torch.channels_last) for side in ("source", "target")}
-    masks = torch.ones(BATCH, 2, resolution, resolution)
+    masks = {side: torch.ones(BATCH, 2, resolution, resolution) for side in pictures}
     options = LossOptions()
 
     def step() -> None:
-        total = None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            for side, images in pictures.items():
-                rgb, mask = model.reconstruct(images, side)
-                loss = face_loss(rgb.float(), mask.float(), images, masks, options)
-                total = loss if total is None else total + loss
+            total, _, _ = reconstruction_loss(model, pictures, pictures, masks, options)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
@@ -127,12 +124,19 @@ def time_end_to_end(steps: int) -> Result:
             "images_per_second": summary.images_per_second}
 
 
+IDENTITY_FRAMES = 5
+TRAINING_PERFORMANCE = 104729  # added to an actor's seed for its training performance
+
+
 def make_training_faceset(folder: Path, pool_index: int, faces: int = 24, size: int = 128,
-                          consent: bool = True) -> Path:
+                          consent: bool = True, identity: bool = True) -> Path:
     """A faceset of `faces` frames of one pool actor at `size` px, aligned from its true
     landmarks (no detector: fast, and the faces are where the truth says); with a synthetic
-    consent record unless `consent` is False."""
+    consent record unless `consent` is False, and the track's identity (dlib, the mean of
+    IDENTITY_FRAMES frames, as extract samples it) unless `identity` is False."""
     import numpy as np
+
+    from doppel.faces.identity import IdentityEncoder
 
     from doppel.faces.align import align_face
     from doppel.faces.landmarks import points68_from_mediapipe
@@ -147,8 +151,15 @@ def make_training_faceset(folder: Path, pool_index: int, faces: int = 24, size: 
         if consent:
             faceset.add_consent(Consent(f"actor-{seed}", "synthetic identity, no real person",
                                         "2026-11-26", "synthetic"))
-        performance = generate_performance(faces / 10.0, 10.0, seed, max_yaw=25.0)
+        # Another performance than the quality suite's clips (seeded by the actor's seed):
+        # a model must never have trained on the frames it is scored on.
+        performance = generate_performance(faces / 10.0, 10.0, seed + TRAINING_PERFORMANCE,
+                                           max_yaw=30.0)
+        encoder = IdentityEncoder() if identity else None
+        embeddings = []
         for frame in render(random_actor(seed), performance, random_scene(seed), 256):
+            if encoder is not None and len(embeddings) < IDENTITY_FRAMES:
+                embeddings.append(encoder.embed(frame.rgb, frame.landmarks))
             points68 = points68_from_mediapipe(frame.landmarks)
             aligned = align_face(frame.rgb, points68, size, "whole-face")
             faceset.add(FaceRecord(
@@ -158,6 +169,9 @@ def make_training_faceset(folder: Path, pool_index: int, faces: int = 24, size: 
                 matrix=aligned.matrix, size=size, coverage="whole-face", pose=frame.pose,
                 blur=100.0, score=1.0, track=0, crop=aligned.image,
                 mask=face_hull_mask(aligned.points68, (size, size), forehead=True)))
+        found = [embedding for embedding in embeddings if embedding is not None]
+        if found:
+            faceset.set_track_embedding(f"{seed:064x}", 0, np.mean(found, axis=0), len(found))
     return folder
 
 
@@ -184,8 +198,13 @@ def original_shaped() -> Any:
             self.decoders = nn.ModuleDict({side: Decoder(shape, 512)
                                            for side in ("source", "target")})
 
-        def reconstruct(self, images: Any, side: str) -> Any:
-            return self.decoders[side](self.encoder(images))
+        def reconstruct_both(self, source: Any, target: Any) -> Any:
+            import torch
+
+            codes = self.encoder(torch.cat([source, target])).split([len(source),
+                                                                     len(target)])
+            return tuple(self.decoders[side](code)
+                         for side, code in zip(("source", "target"), codes))
 
     return Original()
 

@@ -66,6 +66,10 @@ class AugmentOptions:
         "help": "largest change of contrast, as a share", "min": 0.0, "max": 1.0})
     saturation: float = field(default=0.1, metadata={
         "help": "largest change of colour saturation, as a share", "min": 0.0, "max": 1.0})
+    colour_transfer: float = field(default=0.0, metadata={
+        "help": "chance that a source face takes a random target face's colours (mean and "
+                "spread in Lab inside the face), so the source's decoder learns to draw the "
+                "source under the target footage's light", "min": 0.0, "max": 1.0})
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -300,3 +304,35 @@ def _to_planar(sampled: npt.NDArray[np.uint8], matrix: npt.NDArray[np.float32],
         images += offset
         np.clip(images, 0.0, 1.0, out=images)
     return images.reshape(halves, count, 3, size, size)
+
+
+def transfer_colours(crops: npt.NDArray[np.uint8], masks: npt.NDArray[np.uint8],
+                     references: npt.NDArray[np.uint8], reference_masks: npt.NDArray[np.uint8],
+                     rng: np.random.Generator, chance: float) -> npt.NDArray[np.uint8]:
+    """`crops` (RGB uint8 N x S x S x 3), each with probability `chance` recoloured to one
+    random crop of `references` (Reinhard et al. 2001: each Lab channel shifted and scaled to
+    the reference's mean and standard deviation, both measured inside the face, where the
+    masks (uint8 N x S x S) are > 0). DeepFaceLab's "rct" colour transfer. The draws do not
+    depend on `chance` being 0 (one uniform and one index per crop, always)."""
+    import cv2
+
+    count = len(crops)
+    picked = rng.random(count) < chance
+    partners = rng.integers(0, len(references), count)
+    if not picked.any():
+        return crops
+    out = crops.copy()
+    for index in np.flatnonzero(picked):
+        partner = partners[index]
+        own, reference = (cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)
+                          .astype(np.float32) for image in (crops[index], references[partner]))
+        inside_own, inside_reference = masks[index] > 0, reference_masks[partner] > 0
+        if inside_own.sum() < 16 or inside_reference.sum() < 16:
+            continue  # no face to measure: leave it
+        mean, spread = own[inside_own].mean(0), own[inside_own].std(0) + 1e-3
+        mean_to, spread_to = (reference[inside_reference].mean(0),
+                              reference[inside_reference].std(0))
+        recoloured = (own - mean) * (spread_to / spread) + mean_to
+        out[index] = cv2.cvtColor(np.clip(recoloured, 0, 255).round().astype(np.uint8),
+                                  cv2.COLOR_LAB2RGB)
+    return out

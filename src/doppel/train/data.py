@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,9 @@ class TrainingFaces:
     masks: npt.NDArray[np.uint8]
     coverage: str
     consents: tuple[Consent, ...]
+    # The person's dlib embedding (float32 128,): the mean of the faceset's track identities
+    # weighted by their frames; None for a faceset without any (made by hand).
+    identity: npt.NDArray[np.float32] | None = None
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -56,6 +60,7 @@ def load_faces(path: Path, resolution: int, side: str) -> TrainingFaces:
                               "into it first")
         coverage = str(faceset.coverage)
         consents = faceset.consents
+        identity = mean_identity(faceset.tracks())
         crops, masks = [], []
         for record in faceset.faces():
             assert record.crop is not None and record.mask is not None
@@ -67,7 +72,16 @@ def load_faces(path: Path, resolution: int, side: str) -> TrainingFaces:
             hull = cv2.resize(record.mask, (resolution, resolution),
                               interpolation=_interpolation(scale))
             masks.append(pack_masks(hull, parts["eyes"] | parts["mouth"]))
-    return TrainingFaces(path, np.stack(crops), np.stack(masks), coverage, consents)
+    return TrainingFaces(path, np.stack(crops), np.stack(masks), coverage, consents, identity)
+
+
+def mean_identity(tracks: list[Any]) -> npt.NDArray[np.float32] | None:
+    """The frames-weighted mean of track embeddings (faceset TrackRecords), or None."""
+    weights = np.array([max(track.frames, 1) for track in tracks], np.float64)
+    if not len(weights):
+        return None
+    embeddings = np.stack([track.embedding for track in tracks]).astype(np.float64)
+    return (weights @ embeddings / weights.sum()).astype(np.float32)
 
 
 def pack_masks(hull: npt.NDArray[np.uint8], parts: npt.NDArray[np.uint8]

@@ -57,13 +57,20 @@ class TrainConfig:
     minutes: float = field(default=0.0, metadata={
         "help": "stop after this many minutes of this run (0: no time limit; with neither, "
                 "train until Ctrl-C)", "min": 0.0})
-    batch: int = field(default=16, metadata={"help": "faces of each side per step", "min": 1})
+    # 32: on 2 CPU cores the tiny network takes ~1.2x the images a second it takes at 16.
+    batch: int = field(default=32, metadata={"help": "faces of each side per step", "min": 1})
     learning_rate: float = field(default=5e-5, metadata={"help": "Adam's learning rate",
                                                           "min": 0.0})
     save_every: int = field(default=500, metadata={"help": "steps between saves", "min": 1})
     preview_every: int = field(default=250, metadata={
         "help": "steps between preview grids (previews/step-N.png)", "min": 1})
+    gan_weight: float = field(default=0.0, metadata={
+        "help": "weight of the adversarial loss (a patch discriminator; 0: off). Switch it "
+                "on once reconstruction has converged, by resuming with it", "min": 0.0})
     seed: int = field(default=0, metadata={"help": "random seed (augmentation, weights)"})
+    augment: AugmentOptions = field(default_factory=AugmentOptions,
+                                    metadata={"help": "augmentation"})
+    losses: LossOptions = field(default_factory=LossOptions, metadata={"help": "losses"})
 
     def __post_init__(self) -> None:
         from doppel.config import check_fields
@@ -90,8 +97,7 @@ class RunSummary:
                 f"stopped by {self.stopped_by}"]
 
 
-def train(config: TrainConfig, runtime: Runtime, augment: AugmentOptions = AugmentOptions(),
-          losses: LossOptions = LossOptions()) -> RunSummary:
+def train(config: TrainConfig, runtime: Runtime) -> RunSummary:
     """Train (or resume) the model in config.output on the two facesets."""
     import torch
 
@@ -119,13 +125,19 @@ def train(config: TrainConfig, runtime: Runtime, augment: AugmentOptions = Augme
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
                                  betas=(0.5, 0.999), fused=True)
     rng = np.random.default_rng(config.seed)
+    adversary = None
+    if config.gan_weight > 0:
+        from doppel.train.adversarial import Adversary
+
+        adversary = Adversary(config.gan_weight, config.learning_rate, device)
     step = 0
     if meta is not None:
-        step = _resume(config.output, model, optimizer, rng)
+        step = _resume(config.output, model, optimizer, rng, adversary)
     if config.output.exists() and not config.output.is_dir():
         raise DoppelError(f"{config.output} is a file: give a folder for the model with -o")
     config.output.mkdir(parents=True, exist_ok=True)
-    loop = _Loop(config, runtime, model, optimizer, rng, faces, augment, losses, device)
+    loop = _Loop(config, runtime, model, optimizer, rng, faces, config.augment,
+                 config.losses, device, adversary)
     return loop.run(step, _describe(config, faces, resolution))
 
 
@@ -134,8 +146,9 @@ class _Loop:
 
     def __init__(self, config: TrainConfig, runtime: Runtime, model: Any, optimizer: Any,
                  rng: np.random.Generator, faces: dict[str, TrainingFaces],
-                 augment: AugmentOptions, losses: LossOptions, device: Any) -> None:
-        self.config, self.runtime = config, runtime
+                 augment: AugmentOptions, losses: LossOptions, device: Any,
+                 adversary: Any = None) -> None:
+        self.config, self.runtime, self.adversary = config, runtime, adversary
         self.model, self.optimizer, self.rng = model, optimizer, rng
         self.faces, self.augment, self.losses, self.device = faces, augment, losses, device
         shown = min(PREVIEW_FACES, *(len(faces[side]) for side in SIDES))
@@ -179,30 +192,46 @@ class _Loop:
                           images / seconds if seconds > 0 else 0.0, last_loss, stopped_by)
 
     def step(self) -> dict[str, float]:
-        from doppel.train.augment import augment_batch
+        from doppel.train.augment import augment_batch, transfer_colours
         from doppel.train.data import unpack_masks
-        from doppel.train.losses import face_loss
 
         self.model.train()
-        total, values = None, {}
+        inputs, targets, masks = {}, {}, {}
         for side in SIDES:
             faces = self.faces[side]
             picked = self.rng.integers(0, len(faces), self.config.batch)
-            batch = augment_batch(faces.crops[picked], faces.masks[picked], self.rng,
-                                  self.augment)
-            masks = np.concatenate(unpack_masks(batch.masks), axis=1)
-            inputs, targets, masks = (self._tensor(array) for array in
-                                      (batch.inputs, batch.targets, masks))
-            rgb, mask = self.model.reconstruct(inputs, side)
-            loss = face_loss(rgb, mask, targets, masks, self.losses)
-            total = loss if total is None else total + loss
-            values[side] = float(loss.detach())
+            crops = faces.crops[picked]
+            if side == "source" and self.augment.colour_transfer > 0:
+                other = self.faces["target"]
+                crops = transfer_colours(crops, faces.masks[picked], other.crops, other.masks,
+                                         self.rng, self.augment.colour_transfer)
+            batch = augment_batch(crops, faces.masks[picked], self.rng, self.augment)
+            inputs[side], targets[side], masks[side] = (
+                self._tensor(array) for array in
+                (batch.inputs, batch.targets, np.concatenate(unpack_masks(batch.masks), 1)))
+        total, values, outputs = reconstruction_loss(self.model, inputs, targets, masks,
+                                                     self.losses)
+        if self.adversary is not None:
+            import torch
+
+            from doppel.train.adversarial import faces_only
+
+            hulls = [masks[side][:, :1] for side in SIDES]
+            fakes = torch.cat([faces_only(rgb, hull)
+                               for (rgb, _), hull in zip(outputs, hulls, strict=True)])
+            reals = torch.cat([faces_only(targets[side], hull)
+                               for side, hull in zip(SIDES, hulls, strict=True)])
+            adversarial = self.adversary.generator_loss(fakes)
+            total = total + adversarial
+            values["adversarial"] = float(adversarial.detach())
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if not all(math.isfinite(v) for v in values.values()):
             raise DoppelError("training diverged (the loss is not a number): resume from the "
                               "last save with a lower --learning-rate")
         self.optimizer.step()
+        if self.adversary is not None:
+            values["discriminator"] = self.adversary.learn(reals, fakes)
         return values
 
     def _tensor(self, array: npt.NDArray[np.float32]) -> Any:
@@ -222,6 +251,8 @@ class _Loop:
 
         state = {"step": step, "optimizer": self.optimizer.state_dict(),
                  "rng": capture_rng(self.rng)}
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state()
         save_model(self.config.output, self.model, {**description, "step": step}, state)
 
     def preview(self, step: int) -> Path:
@@ -229,6 +260,21 @@ class _Loop:
         each an input next to the network's output, on the same faces every time."""
         return write_preview(self.config.output / PREVIEW_DIR / f"step-{step:07d}.png",
                              self.model, self.faces, self.preview_faces, self.device)
+
+
+def reconstruction_loss(model: Any, inputs: dict[str, Any], targets: dict[str, Any],
+                        masks: dict[str, Any], options: LossOptions
+                        ) -> tuple[Any, dict[str, float], Any]:
+    """Both sides rebuilt in one pass (model.reconstruct_both) and scored: the sum of the
+    sides' losses (to backpropagate), each side's value, and the outputs ((rgb, mask) of the
+    source, then of the target)."""
+    from doppel.train.losses import face_loss
+
+    outputs = model.reconstruct_both(inputs["source"], inputs["target"])
+    losses = {side: face_loss(rgb, mask, targets[side], masks[side], options)
+              for side, (rgb, mask) in zip(SIDES, outputs, strict=True)}
+    return (losses["source"] + losses["target"],
+            {side: float(loss.detach()) for side, loss in losses.items()}, outputs)
 
 
 def write_preview(path: Path, model: Any, faces: dict[str, TrainingFaces],
@@ -269,7 +315,10 @@ def _describe(config: TrainConfig, faces: dict[str, TrainingFaces], resolution: 
         "resolution": resolution, "coverage": faces["source"].coverage,
         "identities": {side: {"faceset": str(faces[side].path), "faces": len(faces[side]),
                               "consents": [consent.id for consent in faces[side].consents],
-                              "subjects": sorted({c.subject for c in faces[side].consents})}
+                              "subjects": sorted({c.subject for c in faces[side].consents}),
+                              # who this side is, for swap to find the target in footage
+                              "embedding": (None if faces[side].identity is None else
+                                            [round(float(v), 6) for v in faces[side].identity])}
                        for side in SIDES},
         "consents": {consent.id: asdict(consent) for side in SIDES
                      for consent in faces[side].consents},
@@ -294,7 +343,10 @@ def _check_same_model(meta: dict[str, Any], config: TrainConfig) -> None:
                 "train into a new -o folder")
 
 
-def _resume(folder: Path, model: Any, optimizer: Any, rng: np.random.Generator) -> int:
+def _resume(folder: Path, model: Any, optimizer: Any, rng: np.random.Generator,
+            adversary: Any = None) -> int:
+    """The step `folder`'s model was saved at, with model, optimizer, RNG and (when training
+    adversarially and the save has one) the discriminator as they were."""
     from doppel.train.checkpoint import load_weights, read_train_state, restore_rng
 
     meta = load_weights(folder, model)
@@ -305,6 +357,8 @@ def _resume(folder: Path, model: Any, optimizer: Any, rng: np.random.Generator) 
         return int(meta.get("step", 0))
     optimizer.load_state_dict(state["optimizer"])
     restore_rng(state["rng"], rng)
+    if adversary is not None and "adversary" in state:
+        adversary.restore(state["adversary"])
     return int(state["step"])
 
 

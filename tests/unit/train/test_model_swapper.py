@@ -6,17 +6,12 @@ import numpy as np
 import pytest
 
 from doppel.errors import DoppelError
-from doppel.runtime import Runtime
 from doppel.swap import SWAPPERS
-from doppel.train.trainer import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
-def model(facesets, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model") / "model"
-    train(TrainConfig(source=facesets["source"], target=facesets["target"], output=folder,
-                      steps=3, save_every=1000, preview_every=1000), Runtime(progress=False))
-    return folder
+def model(trained_model):
+    return trained_model
 
 
 def test_the_model_draws_where_its_mask_says_on_the_aligned_face(model):
@@ -34,7 +29,7 @@ def test_the_model_draws_where_its_mask_says_on_the_aligned_face(model):
     points68 = points68_from_mediapipe(frame.landmarks)
     face = Face(box=(0.0, 0.0, 1.0, 1.0), score=1.0, landmarks=frame.landmarks,
                 points68=points68, pose=frame.pose)
-    swapper = SWAPPERS.get("model")(model)
+    swapper = SWAPPERS.get("model")(model, colour="none", mask="learned")
     # Three steps teach no mask yet (it sits near 0.5, under the blend's threshold): nothing
     # is drawn. A mask forced to 1 must draw the whole aligned crop, and only it.
     assert np.array_equal(swapper.swap_frame(frame.rgb, face), frame.rgb)
@@ -62,3 +57,26 @@ def test_the_model_swapper_needs_a_model(tmp_path):
         SWAPPERS.get("model")()
     with pytest.raises(DoppelError, match="no model in"):
         SWAPPERS.get("model")(tmp_path / "nothing")
+
+
+def test_video_colour_follows_the_target_smoothly_not_frame_by_frame(model):
+    from doppel.swap.colour import lab_stats
+    from doppel.swap.model import COLOUR_SMOOTHING
+
+    swapper = SWAPPERS.get("model")(model, colour="reinhard")
+    swapper.temporal = True
+    rng = np.random.default_rng(0)
+    face = np.clip(rng.normal(150, 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+    dark, bright = (np.clip(rng.normal(level, 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+                    for level in (80, 160))
+    mask = np.full((64, 64), 255, np.uint8)
+    lightness = []
+    for target in (dark, dark, bright):
+        lightness.append(lab_stats(swapper._steady_reinhard(face, target, mask, 7), mask)[0][0])
+    step = lab_stats(bright, mask)[0][0] - lab_stats(dark, mask)[0][0]
+    assert lightness[1] == pytest.approx(lightness[0], abs=0.5)
+    # a sudden change of light moves the face's colour by the smoothing share only
+    assert lightness[2] - lightness[1] == pytest.approx(COLOUR_SMOOTHING * step, rel=0.15)
+    swapper.forget()
+    jumped = lab_stats(swapper._steady_reinhard(face, bright, mask, 7), mask)[0][0]
+    assert jumped == pytest.approx(lab_stats(bright, mask)[0][0], abs=1.0)

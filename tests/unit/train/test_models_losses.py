@@ -30,6 +30,19 @@ def test_networks_rebuild_and_swap_at_their_resolution(architecture, preset):
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES.names())
+def test_both_sides_in_one_pass_equal_each_side_alone(architecture):
+    torch.manual_seed(0)
+    model = build_model(ModelOptions(architecture, "tiny")).eval()
+    source, target = torch.rand(3, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        both = model.reconstruct_both(source, target)
+        alone = model.reconstruct(source, "source"), model.reconstruct(target, "target")
+    for (rgb, mask), (rgb_alone, mask_alone) in zip(both, alone):
+        torch.testing.assert_close(rgb, rgb_alone, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(mask, mask_alone, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES.names())
 def test_tiny_stays_under_three_million_parameters(architecture):
     assert count_parameters(build_model(ModelOptions(architecture, "tiny"))) <= 3_000_000
 
