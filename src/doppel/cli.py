@@ -33,6 +33,7 @@ def _commands() -> list[Command]:
     from doppel.faceset import commands as faceset
     from doppel.media import commands as media
     from doppel.provenance import commands as provenance
+    from doppel.swap import commands as swap
     from doppel.synth import commands as synth
     from doppel.train import commands as train
 
@@ -49,6 +50,9 @@ def _commands() -> list[Command]:
                 "faces (sheet)", faceset.FacesetConfig, faceset.run_faceset),
         Command("train", "learn a face-swap model from a source and a target faceset",
                 train.TrainConfig, train.run_train),
+        Command("swap", "replace a person's face in a video, photo or folder of photos with "
+                "a trained model's source face (labelled output)", swap.SwapConfig,
+                swap.run_swap),
         Command("synth", "render clips of synthetic actors (people who do not exist) with their "
                 "ground truth", synth.SynthConfig, synth.run_synth),
         Command("demo", "run the end-to-end demo (what exists so far)", demo.DemoConfig, demo.run),

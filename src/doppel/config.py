@@ -99,7 +99,7 @@ def check_fields(config: Any) -> None:
                 )
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_arguments(parser: argparse.ArgumentParser, cls: type, base: Any = None) -> None:
     """Add one argument per field of the dataclass `cls`.
 
     Options default to argparse.SUPPRESS so that only what the user typed reaches
@@ -108,13 +108,16 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     hints = _hints(cls)
     for field in dataclasses.fields(cls):
         if dataclasses.is_dataclass(hints[field.name]):
-            add_arguments(parser, hints[field.name])
+            add_arguments(parser, hints[field.name],
+                          field.default_factory()
+                          if field.default_factory is not dataclasses.MISSING else None)
             continue
         ftype = _field_type(hints[field.name])
         meta = field.metadata
         help_text = meta.get("help", "")
-        if field.default is not dataclasses.MISSING and field.default is not None:
-            shown = field.default
+        default = getattr(base, field.name) if base is not None else field.default
+        if default is not dataclasses.MISSING and default is not None:
+            shown = default
             if isinstance(shown, tuple):
                 shown = " ".join(map(str, shown)) or "none"
             help_text += f" (default: {shown})"
@@ -165,19 +168,25 @@ def build_config(cls: type[C], *layers: Mapping[str, Any]) -> C:
     return config
 
 
-def _build(cls: type[C], values: dict[str, Any]) -> C:
-    """Build `cls`, consuming the keys of `values` that it (or a nested Config) uses."""
+def _build(cls: type[C], values: dict[str, Any], base: Any = None) -> C:
+    """Build `cls`, consuming the keys of `values` that it (or a nested Config) uses; fields
+    not given keep `base`'s values when there is one (a nested Config's default_factory: a
+    command may default its encoding differently from another), else their defaults."""
     hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     missing = []
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         hint = hints[field.name]
         if dataclasses.is_dataclass(hint):
-            kwargs[field.name] = _build(hint, values)
+            nested_base = (field.default_factory()
+                           if field.default_factory is not dataclasses.MISSING else None)
+            kwargs[field.name] = _build(hint, values, nested_base)
         elif field.name in values:
             kwargs[field.name] = _convert(
                 values.pop(field.name), _field_type(hint), option_name(field.name)
             )
+        elif base is not None:
+            kwargs[field.name] = getattr(base, field.name)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             missing.append(option_name(field.name))
     if missing:

@@ -16,7 +16,9 @@ STAGES_TO_COME = (
                               "about three quarters of its 60 fps goal (issue 6)"),
     ("train at full speed and quality", "doppel train learns, previews and resumes; its "
                                         "speed and quality bars are not met yet (issue 8)"),
-    ("generate, refine, detect", "later issues"),
+    ("generate at full speed and quality", "doppel swap works end to end; its speed and "
+                                           "quality bars are not met yet (issue 9)"),
+    ("detect", "a later issue"),
 )
 
 
@@ -45,6 +47,7 @@ def _run_stages(folder: Path, runtime: Runtime) -> None:
     _run_synth(folder, runtime)
     _run_collect(folder, runtime)
     _run_train(folder, runtime)
+    _run_swap(folder, runtime)
     _run_measure(folder)
 
 
@@ -83,6 +86,24 @@ def _run_train(folder: Path, runtime: Runtime) -> None:
     preview = sorted((config.output / PREVIEW_DIR).glob("*.png"))[-1]
     print(f"  {preview.relative_to(folder)}: source -> source, target -> target, target -> "
           "source (watermarked and labelled)")
+
+
+def _run_swap(folder: Path, runtime: Runtime) -> None:
+    """Generate: the demo's model replaces the second actor's face in its own clip."""
+    from doppel.provenance import verify
+    from doppel.swap.commands import SwapConfig
+    from doppel.swap.run import swap_media
+
+    print("\nStage: swap (the model's source face on the target's clip, labelled)")
+    clip = sorted((folder / "actors").glob("*.mp4"))[1]
+    config = SwapConfig(input=clip, model=folder / "model", output=folder / "swapped.mp4")
+    summary = swap_media(config, replace(runtime, progress=False))
+    print("\n".join(f"  {line}" for line in summary.lines()))
+    print(f"  {config.output.name}: {verify(config.output).verdict}")
+    previews = swap_media(replace(config, preview=2), replace(runtime, progress=False))
+    print(f"  {', '.join(path.name for path in previews.written)}: input | output "
+          "(a model trained for seconds draws a blur; `doppel bench train-quality` shows "
+          "minutes)")
 
 
 def _run_measure(folder: Path) -> None:

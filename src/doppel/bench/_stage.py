@@ -2,8 +2,9 @@
 
     python -m doppel.bench._stage STAGE CLIP SOURCE WORK
 
-STAGE: decode, faces, extract or swap (see doppel.bench.speed). CLIP: a video; SOURCE: a
-picture of the source face (swap); WORK: a folder for outputs. Prints one JSON line on stdout:
+STAGE: decode, faces, extract, swap or swap-model (see doppel.bench.speed). CLIP: a video;
+SOURCE: a picture of the source face (swap), or a model folder (swap-model); WORK: a folder
+for outputs. Prints one JSON line on stdout:
 frames, faces, seconds (from the start of the stage's work, models loading included) and the
 process's peak RSS in KiB.
 """
@@ -84,7 +85,19 @@ def swap(clip: Path, source: Path, work: Path) -> tuple[int, int]:
     return frames, swapped
 
 
-STAGES = {"decode": decode, "faces": faces, "extract": extract, "swap": swap}
+def swap_model(clip: Path, model: Path, work: Path) -> tuple[int, int]:
+    """`doppel swap CLIP --model MODEL -o OUT` with default settings (x264 veryfast)."""
+    from doppel.runtime import Runtime
+    from doppel.swap.commands import SwapConfig
+    from doppel.swap.run import swap_media
+
+    summary = swap_media(SwapConfig(input=clip, model=model, output=work / "swap.mp4"),
+                         Runtime(progress=False))
+    return summary.frames, summary.faces_swapped
+
+
+STAGES = {"decode": decode, "faces": faces, "extract": extract, "swap": swap,
+          "swap-model": swap_model}
 
 
 def main(argv: list[str]) -> None:

@@ -9,8 +9,10 @@ included, Python imports not), peak RSS for the whole process:
 - faces: decode + mediapipe in video mode (boxes, 478 landmarks, head pose);
 - extract: `doppel extract` with default settings into a fresh faceset (256-px crops);
 - swap (classic): decode, find the face, classic landmark swap, label (watermark + visible
-  label), H.264 encode: `doppel swap`'s work through the library until the command exists;
-- train and detect (real or swapped): not built yet, listed as such.
+  label), H.264 encode, through the library;
+- swap tiny / base / hq: `doppel swap` with default settings (x264 veryfast) and a df model
+  of that preset (trained two steps: speed does not depend on training);
+- detect (real or swapped): not built yet, listed as such.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ Result = dict[str, Any]
 
 SIZE, FPS, SECONDS, QUICK_SECONDS, CRF = (1280, 720), 25.0, 4.0, 2.0, 23
 STAGES = ("decode", "faces", "extract", "swap")
-NOT_BUILT = {"train": "training comes with the Train issue",
+SWAP_PRESETS, QUICK_SWAP_PRESETS = ("tiny", "base", "hq"), ("tiny",)
+NOT_BUILT = {"train": "`doppel bench train` measures training",
              "detect": "the real-or-swapped detector comes with the Detect issue"}
 
 
@@ -50,6 +53,11 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
         for stage in STAGES:
             say(f"timing {stage}")
             results["stages"][stage] = time_stage(stage, clip, source, folder)
+        for preset in QUICK_SWAP_PRESETS if config.quick else SWAP_PRESETS:
+            say(f"timing doppel swap with a {preset} model")
+            model = make_model(folder / f"model-{preset}", preset)
+            results["stages"][f"swap {preset}"] = time_stage("swap-model", clip, model, folder,
+                                                             f"swap-{preset}")
     results["wall_seconds"] = time.perf_counter() - started
     print(format_table(results))
     write_results("speed", results, format_markdown(results), config.output)
@@ -71,9 +79,25 @@ def make_inputs(folder: Path, seconds: float) -> tuple[Path, Path]:
     return clip, write_marked_image(folder / "source.png", picture.rgb)
 
 
-def time_stage(stage: str, clip: Path, source: Path, folder: Path) -> Result:
+def make_model(folder: Path, preset: str) -> Path:
+    """A `preset` df model for the clip's actor (target: pool 2, source: pool 3), trained
+    two steps: speed does not depend on what it has learnt."""
+    from doppel.bench.train import make_training_faceset
+    from doppel.train.trainer import TrainConfig, train
+
+    size = 256 if preset == "hq" else 128
+    target, source = (make_training_faceset(folder.parent / f"{folder.name}-{side}", index,
+                                            faces=8, size=size)
+                      for side, index in (("target", 2), ("source", 3)))
+    train(TrainConfig(source=source, target=target, output=folder, preset=preset, steps=2,
+                      batch=4, save_every=10, preview_every=10), Runtime(progress=False))
+    return folder
+
+
+def time_stage(stage: str, clip: Path, source: Path, folder: Path, name: str | None = None
+               ) -> Result:
     """Run `stage` in a fresh process (doppel.bench._stage) and read its report."""
-    work = folder / stage
+    work = folder / (name or stage)
     work.mkdir()
     command = [sys.executable, "-m", "doppel.bench._stage", stage, str(clip), str(source),
                str(work)]

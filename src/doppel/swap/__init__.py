@@ -56,11 +56,12 @@ class IdentitySwapper:
 
 
 @SWAPPERS.register("model")
-def _model_swapper(model: object = None, blend: str = "alpha") -> object:
-    """A model trained by `doppel train` (doppel.swap.model; torch loads only when used)."""
+def _model_swapper(model: object = None, **options: str) -> object:
+    """A model trained by `doppel train` (doppel.swap.model; torch loads only when used);
+    options: blend, colour, mask (ModelSwapper's)."""
     from doppel.swap.model import ModelSwapper
 
-    return ModelSwapper(model, blend)  # type: ignore[arg-type]
+    return ModelSwapper(model, **options)  # type: ignore[arg-type]
 
 
 @SWAPPERS.register("classic")

@@ -37,15 +37,32 @@ def transfer_none(source: Image, target: Image, mask: Mask) -> Image:
 def transfer_reinhard(source: Image, target: Image, mask: Mask) -> Image:
     """Reinhard et al. 2001 in CIELAB: inside the mask, each of L, a, b of `source` is shifted
     and scaled so its mean and standard deviation become `target`'s there."""
+    region = mask > MASK_THRESHOLD
+    if not region.any():
+        return source.copy()
+    return apply_reinhard(source, mask, lab_stats(source, mask), lab_stats(target, mask))
+
+
+LabStats = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]  # mean, std of L, a, b
+
+
+def lab_stats(picture: Image, mask: Mask) -> LabStats:
+    """Mean and standard deviation of CIELAB L, a, b inside the mask (it must not be
+    empty): what Reinhard's transfer matches, and what a video smooths over time."""
+    lab = _to_lab(picture[mask > MASK_THRESHOLD])
+    return lab.mean(axis=0), lab.std(axis=0)
+
+
+def apply_reinhard(source: Image, mask: Mask, source_stats: LabStats,
+                   target_stats: LabStats) -> Image:
+    """`source` recoloured inside the mask from `source_stats` to `target_stats`."""
     import cv2
 
     region = mask > MASK_THRESHOLD
     if not region.any():
         return source.copy()
-    source_lab = _to_lab(source[region])
-    target_lab = _to_lab(target[region])
-    scale = target_lab.std(axis=0) / np.maximum(source_lab.std(axis=0), _MIN_STD)
-    moved = (source_lab - source_lab.mean(axis=0)) * scale + target_lab.mean(axis=0)
+    scale = target_stats[1] / np.maximum(source_stats[1], _MIN_STD)
+    moved = (_to_lab(source[region]) - source_stats[0]) * scale + target_stats[0]
     rgb = cv2.cvtColor(moved[:, None, :].astype(np.float32), cv2.COLOR_LAB2RGB)[:, 0]
     output = source.copy()
     output[region] = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)

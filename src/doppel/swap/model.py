@@ -16,11 +16,25 @@ from doppel.errors import DoppelError
 from doppel.types import Face
 
 
-class ModelSwapper:
-    """model: the model directory (`doppel train -o`). blend: a name in doppel.swap.BLENDS."""
+MASKS = ("learned", "hull", "both")
+# Share of a frame's colour statistics in the track's running average (0.3: about 3 frames'
+# memory, steady against blinks, and following light that changes over a second).
+COLOUR_SMOOTHING = 0.3
+MASK_THRESHOLD = 127  # the model's own mask, the landmarks' face hull, or both
 
-    def __init__(self, model: Path | None = None, blend: str = "alpha") -> None:
+
+class ModelSwapper:
+    """model: the model directory (`doppel train -o`). blend: a name in doppel.swap.BLENDS;
+    colour: a name in doppel.swap.COLOUR_TRANSFERS (the drawn face matched to the target's
+    face, inside the mask, before blending); mask: one of MASKS; erode: pixels the mask
+    shrinks by in the frame; feather: its soft edge in frame pixels (None: in proportion to
+    the face)."""
+
+    def __init__(self, model: Path | None = None, blend: str = "alpha", colour: str = "none",
+                 mask: str = "learned", erode: float = 0.0,
+                 feather: float | None = None) -> None:
         from doppel.swap.blend import BLENDS
+        from doppel.swap.colour import COLOUR_TRANSFERS
         from doppel.train.checkpoint import load_weights, read_meta
         from doppel.train.models import ModelOptions, build_model
 
@@ -28,36 +42,103 @@ class ModelSwapper:
             raise DoppelError("the model swapper needs a trained model: give its folder "
                               "(made by doppel train -o MODEL)")
         BLENDS.get(blend)  # an unknown name fails here, not frames later
+        COLOUR_TRANSFERS.get(colour)
+        if mask not in MASKS:
+            raise DoppelError(f"unknown mask {mask!r}: choose one of {', '.join(MASKS)}")
         meta = read_meta(Path(model))
+        self.meta = meta
         self.network = build_model(ModelOptions(meta["architecture"], meta["preset"]))
         load_weights(Path(model), self.network)
         self.network.eval()
         self.resolution = int(meta["resolution"])
         self.coverage = str(meta["coverage"])
-        self.blend = blend
+        self.blend, self.colour, self.mask = blend, colour, mask
+        self.erode, self.feather = erode, feather  # frame pixels
+        # Video: colour statistics are smoothed per track over frames (set by the caller
+        # that feeds one video's frames in order).
+        self.temporal = False
+        self._colours: dict[int, Any] = {}
 
     def swap_frame(self, frame_rgb: npt.NDArray[np.uint8], target_face: Face,
                    source: Any = None) -> npt.NDArray[np.uint8]:
         """`frame_rgb` (RGB uint8 HxWx3) with `target_face` replaced by the model's source
         face in the same pose and expression. `source` is not needed (the model knows the
         source) and is accepted for the swappers' common call."""
-        import cv2
-
         from doppel.faces.align import align_face
-        from doppel.swap.blend import blend_face
 
         aligned = align_face(frame_rgb, target_face.points68, self.resolution, self.coverage)
         face, mask = self.draw(aligned.image)
+        return self.paste(frame_rgb, aligned, face, mask, target_face.track)
+
+    def _steady_reinhard(self, face: npt.NDArray[np.uint8], target: npt.NDArray[np.uint8],
+                         mask: npt.NDArray[np.uint8], track: int) -> npt.NDArray[np.uint8]:
+        """Reinhard's transfer with both sides' colour statistics averaged over the track's
+        recent frames (exponential moving average): per-frame statistics jump with every
+        blink and mouth opening, and the face's colour would flicker with them."""
+        from doppel.swap.colour import apply_reinhard, lab_stats
+
+        now = (lab_stats(face, mask), lab_stats(target, mask))
+        before = self._colours.get(track)
+        if before is not None:
+            now = tuple((COLOUR_SMOOTHING * new[0] + (1 - COLOUR_SMOOTHING) * old[0],
+                         COLOUR_SMOOTHING * new[1] + (1 - COLOUR_SMOOTHING) * old[1])
+                        for new, old in zip(now, before, strict=True))  # type: ignore[assignment]
+        self._colours[track] = now
+        return apply_reinhard(face, mask, now[0], now[1])
+
+    def forget(self) -> None:
+        """Drop what was learnt of the tracks so far (a new video or photo follows)."""
+        self._colours.clear()
+
+    def paste(self, frame_rgb: npt.NDArray[np.uint8], aligned: Any,
+              face: npt.NDArray[np.uint8], mask: npt.NDArray[np.uint8],
+              track: int | None = None) -> npt.NDArray[np.uint8]:
+        """`face` and `mask` (drawn for `aligned`, an AlignedFace of `frame_rgb`) put back
+        where the face was: colour matched, warped through the inverse of the alignment and
+        blended, in the frame region the crop covers only (a 64-px face needs no full-frame
+        warps at 720p). Returns a new frame."""
+        import cv2
+
+        from doppel.faces.align import invert_matrix, transform_points
+        from doppel.faces.masks import face_hull_mask
+        from doppel.swap.blend import blend_face
+        from doppel.swap.colour import match_colour
+
+        if self.mask != "learned":
+            hull = face_hull_mask(aligned.points68, face.shape[:2], forehead=True)
+            mask = hull if self.mask == "hull" else np.minimum(mask, hull)
+        if self.colour == "reinhard" and self.temporal and track is not None \
+                and (mask > MASK_THRESHOLD).any():
+            face = self._steady_reinhard(face, aligned.image, mask, track)
+        elif self.colour != "none":
+            face = match_colour(self.colour, face, aligned.image, mask)
         height, width = frame_rgb.shape[:2]
-        # The alignment's matrix maps frame pixels to crop pixels: sampled "inverse", it
-        # carries the crop back onto the frame.
-        flags = cv2.WARP_INVERSE_MAP | cv2.INTER_CUBIC
-        back = cv2.warpAffine(face, aligned.matrix, (width, height), flags=flags,
+        side = face.shape[0] - 1
+        corners = transform_points(np.array([[0, 0], [side, 0], [0, side], [side, side]],
+                                            np.float64), invert_matrix(aligned.matrix))
+        x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 2, 0)
+        x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 3, (width, height))
+        if x1 <= x0 or y1 <= y0:
+            return frame_rgb.copy()
+        # The alignment's matrix maps frame pixels to crop pixels; shifted to the region's
+        # corner and sampled "inverse", it carries the crop back onto the region.
+        matrix = np.asarray(aligned.matrix, np.float64).copy()
+        matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
+        size = (int(x1 - x0), int(y1 - y0))
+        back = cv2.warpAffine(face, matrix, size, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_CUBIC,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        weight = cv2.warpAffine(mask, aligned.matrix, (width, height),
+        weight = cv2.warpAffine(mask, matrix, size,
                                 flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        return blend_face(self.blend, back, frame_rgb, weight)
+        if self.erode > 0:
+            radius = int(round(self.erode))
+            weight = cv2.erode(weight, cv2.getStructuringElement(
+                cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+        output = frame_rgb.copy()
+        region = output[y0:y1, x0:x1]
+        output[y0:y1, x0:x1] = blend_face(self.blend, back, np.ascontiguousarray(region),
+                                          weight, self.feather)
+        return output
 
     def draw(self, crop: npt.NDArray[np.uint8]
              ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:

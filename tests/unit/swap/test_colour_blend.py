@@ -36,7 +36,7 @@ TARGET = noise_picture(2, (110, 100, 120), 20.0)
 
 def test_registries_list_their_names_and_refuse_unknown_ones():
     assert COLOUR_TRANSFERS.names() == ["histogram", "none", "reinhard"]
-    assert BLENDS.names() == ["alpha", "poisson"]
+    assert BLENDS.names() == ["alpha", "laplacian", "poisson"]
     with pytest.raises(DoppelError, match="unknown colour transfer"):
         match_colour("magic", SOURCE, TARGET, disc_mask())
     with pytest.raises(DoppelError, match="unknown blend"):
@@ -75,12 +75,28 @@ def test_alpha_with_full_mask_is_the_face_and_with_empty_mask_the_frame():
     assert np.array_equal(blend_face("alpha", SOURCE, TARGET, np.zeros_like(full)), TARGET)
 
 
-@pytest.mark.parametrize("name", ["alpha", "poisson"])
+@pytest.mark.parametrize("name", ["alpha", "laplacian", "poisson"])
 def test_blend_keeps_the_frame_far_from_the_mask(name):
     mask = disc_mask(radius=20.0)
     output = blend_face(name, SOURCE, TARGET, mask)
     far = cv2.dilate(mask, np.ones((15, 15), np.uint8)) == 0
     assert np.array_equal(output[far], TARGET[far])
+
+
+def test_laplacian_gives_the_face_inside_and_no_seam_at_the_edge():
+    mask = disc_mask(radius=30.0)
+    output = blend_face("laplacian", SOURCE, TARGET, mask).astype(np.float64)
+    inside = cv2.erode(mask, np.ones((17, 17), np.uint8)) > 127
+    assert np.abs(output[inside] - SOURCE[inside]).mean() < 3.0
+    # across the edge the picture changes no more abruptly than alpha's feather allows
+    alpha = blend_face("alpha", SOURCE, TARGET, mask).astype(np.float64)
+    edge = (cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 127) & \
+        (cv2.erode(mask, np.ones((5, 5), np.uint8)) <= 127)
+
+    def jumps(picture: np.ndarray) -> float:
+        return float(np.abs(np.diff(picture.mean(axis=2), axis=1))[edge[:, 1:]].mean())
+
+    assert jumps(output) <= 1.2 * jumps(alpha)
 
 
 def test_poisson_keeps_the_face_gradients_inside_the_mask():
@@ -97,7 +113,7 @@ def test_poisson_keeps_the_face_gradients_inside_the_mask():
     assert np.abs(blended - face).mean() < 0.3 * np.abs(frame - face).mean()
 
 
-@pytest.mark.parametrize("name", ["alpha", "poisson"])
+@pytest.mark.parametrize("name", ["alpha", "laplacian", "poisson"])
 @pytest.mark.parametrize("centre", [(5, 48), (90, 90), (48, 48)])
 def test_masks_touching_the_border_do_not_crash(name, centre):
     mask = disc_mask(radius=40.0 if centre == (48, 48) else 20.0, centre=centre)
