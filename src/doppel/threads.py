@@ -51,3 +51,37 @@ def ahead(items: Iterator[T], name: str, prefetch: int = PREFETCH) -> Iterator[T
     finally:
         stop.set()
         worker.join(timeout=5)
+
+
+class Behind:
+    """Hands items to `consume` on a thread of its own, in order, with at most `pending` not
+    yet consumed (the caller waits beyond that): the last stage of a pipeline (labelling and
+    encoding) off the caller's thread. An error there is raised in the caller at its next
+    `put` or at the end. Leaving the `with` block waits for everything handed over; leaving
+    it by an error or Ctrl-C drops what has not started and waits only for the item in hand,
+    so whatever `consume` writes to is never used by two threads at once."""
+
+    def __init__(self, consume: Any, name: str, pending: int = PREFETCH) -> None:
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._consume = consume
+        self._pending = pending
+        self._waiting: deque[Any] = deque()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"doppel-{name}")
+
+    def put(self, item: Any) -> None:
+        while len(self._waiting) >= self._pending:
+            self._waiting.popleft().result()
+        self._waiting.append(self._pool.submit(self._consume, item))
+
+    def __enter__(self) -> Behind:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        try:
+            if kind is None:
+                while self._waiting:
+                    self._waiting.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -89,3 +89,17 @@ def test_to_dict_is_json_ready():
     config = Example(inputs=(Path("a"),), output=Path("o"))
     assert to_dict(config) == {"inputs": ["a"], "output": "o", "mode": "good", "rate": "30",
                                "limit": None, "flag": False, "video": {"crf": 18}}
+
+
+def test_a_command_can_default_a_nested_setting_its_own_way():
+    @dataclass(frozen=True)
+    class Swapish:
+        output: Path = field(metadata={"help": "output", "short": "-o"})
+        video: Inner = field(default_factory=lambda: Inner(crf=23),
+                             metadata={"help": "encoding"})
+
+    assert build_config(Swapish, {"output": "o.mp4"}).video.crf == 23
+    assert build_config(Swapish, {"output": "o.mp4", "crf": 30}).video.crf == 30
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, Swapish)
+    assert "(default: 23)" in parser.format_help()

@@ -2,10 +2,11 @@
 with and without bf16 autocast, a faceswap-`original`-shaped network through the same step
 for scale, and `doppel train` end to end on two small facesets.
 
-- Network step: one training step as the trainer takes it (both sides' batches, 16 faces
-  each, through the network, the trainer's loss, backward, Adam), channels_last, denormals
-  flushed, on random pictures; images/s counts both sides. Warm-up steps first, then timed
-  steps (fewer for the slow combinations; the count is in the results).
+- Network step: one training step as the trainer takes it (both sides' batches of 32 faces,
+  the trainer's default, through the network in one pass, the trainer's loss, backward,
+  Adam), channels_last, denormals flushed, on random pictures; images/s counts both sides.
+  Warm-up steps first, then timed steps (fewer for the slow combinations; the count is in
+  the results).
 - faceswap `original`, shaped as its defaults (64 px; encoder 5x5 convolutions 128-256-512-
   1024, dense 1024, 4x4x1024 and an upscale to 512; decoders 256-128-64): ~82M parameters,
   the peer's CPU reference (7.1 images/s in faceswap itself here, 10 in plain PyTorch).
@@ -27,7 +28,7 @@ from doppel.runtime import Runtime, apply_threads
 
 Result = dict[str, Any]
 
-BATCH = 16
+BATCH = 32  # faces a side, as the trainer takes them by default
 TINY_BAR = 150.0
 END_TO_END_STEPS, QUICK_END_TO_END_STEPS = 60, 10
 # (warm-up, timed) steps per case; slow cases get fewer.

@@ -32,10 +32,13 @@ class SwapConfig:
     reference_distance: float = field(default=REFERENCE_DISTANCE, metadata={
         "help": "largest identity distance (dlib embeddings) at which a face counts as the "
                 "target or reference person", "min": 0.0, "max": 2.0})
-    colour: str = field(default="reinhard", metadata={
+    # Defaults: the best of `doppel bench train-quality`'s combinations on a 15-minute tiny
+    # model (BENCHMARKS.md): no colour transfer (reinhard cost 0.07 SSIM and raised flicker to
+    # 1.37 against the synthetic truth), the learned mask cut to the landmarks' hull, alpha.
+    colour: str = field(default="none", metadata={
         "help": "colour transfer of the drawn face to the target's (none, reinhard, "
                 "histogram)"})
-    blend: str = field(default="alpha", metadata={"help": "blend (alpha, poisson)"})
+    blend: str = field(default="alpha", metadata={"help": "blend (alpha, laplacian, poisson)"})
     mask: str = field(default="both", metadata={
         "help": "where the face is pasted: learned (the model's mask), hull (the landmarks' "
                 "face outline) or both (where both agree)"})

@@ -31,7 +31,7 @@ class ModelSwapper:
     the face)."""
 
     def __init__(self, model: Path | None = None, blend: str = "alpha", colour: str = "none",
-                 mask: str = "learned", erode: float = 0.0,
+                 mask: str = "both", erode: float = 0.0,
                  feather: float | None = None) -> None:
         from doppel.swap.blend import BLENDS
         from doppel.swap.colour import COLOUR_TRANSFERS
@@ -147,7 +147,8 @@ class ModelSwapper:
         import torch
 
         pixels = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32)[None] / 255)
-        with torch.no_grad():
+        with torch.inference_mode():
             rgb, mask = self.network.swap(pixels)
         face = (rgb[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         return face, (mask[0, 0].numpy() * 255).round().astype(np.uint8)
+

@@ -73,6 +73,7 @@ def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
     from doppel.swap.model import ModelSwapper
 
     apply_threads(runtime.threads)
+    _one_torch_thread()
     if not config.input.exists():
         raise DoppelError(f"input {config.input} does not exist: give a video, a photo or a "
                           "folder of photos")
@@ -96,6 +97,15 @@ def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
     summary.seconds = time.perf_counter() - started
     summary.notes += chooser.notes(summary)
     return summary
+
+
+def _one_torch_thread() -> None:
+    """The model runs on one thread: decoding, mediapipe and x264 keep the other core busy,
+    and torch's thread pool waiting for a second core that is never free made a tiny model's
+    5-ms face take ~70 ms inside the pipeline (measured)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 class FaceChooser:
@@ -237,7 +247,7 @@ def _swap_video(config: SwapConfig, swapper: Any, chooser: FaceChooser, labeller
     from tqdm import tqdm
 
     from doppel.media import VideoWriter, probe, read_frames
-    from doppel.threads import ahead
+    from doppel.threads import Behind, ahead
 
     info = probe(config.input)
     fps = info.fps or Fraction(25)
@@ -253,11 +263,16 @@ def _swap_video(config: SwapConfig, swapper: Any, chooser: FaceChooser, labeller
                         config=config.video, threads=runtime.threads, inputs=(config.input,),
                         on_finish=on_finish) as writer:
         found = ahead(detect(ahead(frames, "decode")), "detect")
-        for frame, faces in tqdm(found, total=(last or info.frame_count) - first,
-                                 desc=config.input.name, unit="frame", leave=False,
-                                 disable=not runtime.progress):
-            rgb = swap_faces(frame.rgb, faces, swapper, chooser, summary)
-            writer.write(Frame(frame.index, frame.pts, labeller.mark(rgb, marker)))
+
+        def label_and_encode(frame: Frame) -> None:
+            writer.write(replace(frame, rgb=labeller.mark(frame.rgb, marker)))
+
+        with Behind(label_and_encode, "encode") as encode:
+            for frame, faces in tqdm(found, total=(last or info.frame_count) - first,
+                                     desc=config.input.name, unit="frame", leave=False,
+                                     disable=not runtime.progress):
+                encode.put(replace(frame, rgb=swap_faces(frame.rgb, faces, swapper, chooser,
+                                                         summary)))
     summary.written.append(config.output)
 
 

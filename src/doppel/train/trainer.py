@@ -59,7 +59,10 @@ class TrainConfig:
                 "train until Ctrl-C)", "min": 0.0})
     # 32: on 2 CPU cores the tiny network takes ~1.2x the images a second it takes at 16.
     batch: int = field(default=32, metadata={"help": "faces of each side per step", "min": 1})
-    learning_rate: float = field(default=5e-5, metadata={"help": "Adam's learning rate",
+    # 2e-4, not the peers' 5e-5: in 15 minutes on 2 cores tiny reached a lower loss at 5
+    # minutes than 5e-5 did at 15, and put the source's identity on the target's face (source
+    # top-1 0.27-0.50 against 0.00; `doppel bench train-quality`, BENCHMARKS.md).
+    learning_rate: float = field(default=2e-4, metadata={"help": "Adam's learning rate",
                                                           "min": 0.0})
     save_every: int = field(default=500, metadata={"help": "steps between saves", "min": 1})
     preview_every: int = field(default=250, metadata={
