@@ -14,8 +14,8 @@ DEMO_TRAIN_MINUTES = 0.25  # the demo's training run: enough to see the loss fal
 STAGES_TO_COME = (
     ("collect at full speed", "doppel extract meets its quality bars; 720p extraction runs at "
                               "about three quarters of its 60 fps goal (issue 6)"),
-    ("train at full speed and quality", "doppel train learns, previews and resumes; its "
-                                        "speed and quality bars are not met yet (issue 8)"),
+    ("train to quality", "doppel train meets its speed bar; 15 minutes of the tiny model "
+                         "do not yet beat the classic swap on identity (issue 8)"),
     ("generate at full speed and quality", "doppel swap works end to end; its speed and "
                                            "quality bars are not met yet (issue 9)"),
     ("detect", "a later issue"),
