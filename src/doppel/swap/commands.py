@@ -26,7 +26,7 @@ class SwapConfig:
                                            "photos)", "short": "-o"})
     face: str = field(default="target", metadata={
         "help": "which faces to replace: target (the model's target person, by identity), "
-                "all, or a track number N (as --preview numbers them)"})
+                "all, or a track number N (0: the first face the tracker meets in the clip)"})
     reference: Path | None = field(default=None, metadata={
         "help": "replace the faces of the person in this photo instead", "metavar": "IMG"})
     reference_distance: float = field(default=REFERENCE_DISTANCE, metadata={
