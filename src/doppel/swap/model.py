@@ -28,11 +28,11 @@ class ModelSwapper:
     colour: a name in doppel.swap.COLOUR_TRANSFERS (the drawn face matched to the target's
     face, inside the mask, before blending); mask: one of MASKS; erode: pixels the mask
     shrinks by in the frame; feather: its soft edge in frame pixels (None: in proportion to
-    the face)."""
+    the face); device: where the network runs (a torch device name)."""
 
     def __init__(self, model: Path | None = None, blend: str = "alpha", colour: str = "none",
                  mask: str = "both", erode: float = 0.0,
-                 feather: float | None = None) -> None:
+                 feather: float | None = None, device: str = "cpu") -> None:
         from doppel.swap.blend import BLENDS
         from doppel.swap.colour import COLOUR_TRANSFERS
         from doppel.train.checkpoint import load_weights, read_meta
@@ -49,7 +49,8 @@ class ModelSwapper:
         self.meta = meta
         self.network = build_model(ModelOptions(meta["architecture"], meta["preset"]))
         load_weights(Path(model), self.network)
-        self.network.eval()
+        self.device = device
+        self.network.eval().to(device)
         self.resolution = int(meta["resolution"])
         self.coverage = str(meta["coverage"])
         self.blend, self.colour, self.mask = blend, colour, mask
@@ -148,7 +149,7 @@ class ModelSwapper:
 
         pixels = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32)[None] / 255)
         with torch.inference_mode():
-            rgb, mask = self.network.swap(pixels)
+            rgb, mask = (out.cpu() for out in self.network.swap(pixels.to(self.device)))
         face = (rgb[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         return face, (mask[0, 0].numpy() * 255).round().astype(np.uint8)
 

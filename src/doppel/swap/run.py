@@ -69,17 +69,18 @@ class SwapSummary:
 def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
     """Run `config`; the output (or previews) are written and labelled."""
     from doppel.media import classify
-    from doppel.runtime import apply_threads
+    from doppel.runtime import apply_threads, resolve_device
     from doppel.swap.model import ModelSwapper
 
     apply_threads(runtime.threads)
     _one_torch_thread()
+    device = resolve_device(runtime.device)
     if not config.input.exists():
         raise DoppelError(f"input {config.input} does not exist: give a video, a photo or a "
                           "folder of photos")
     kind = classify(config.input)
     swapper = ModelSwapper(config.model, config.blend, config.colour, config.mask,
-                           config.erode, config.feather)
+                           config.erode, config.feather, device)
     chooser = FaceChooser(config, swapper.meta)
     labeller = Labeller(config, swapper.meta, runtime)
     summary = SwapSummary(config.output)
