@@ -92,7 +92,9 @@ def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
         _swap_video(config, swapper, chooser, labeller, summary, runtime)
     elif kind == "image":
         _check_output(config.output, config.overwrite)
-        _swap_photo(config.input, config.output, swapper, chooser, labeller, summary)
+        with _photo_detector(config) as detector:
+            _swap_photo(config.input, config.output, detector, swapper, chooser, labeller,
+                        summary)
     else:
         _swap_folder(config, swapper, chooser, labeller, summary)
     summary.seconds = time.perf_counter() - started
@@ -312,22 +314,28 @@ class _tracked_detector:
         self.detector.__exit__(*exc)
 
 
-def _detect_photo(rgb: npt.NDArray[np.uint8], max_faces: int) -> list[Face]:
+def _photo_detector(config: SwapConfig) -> Any:
     from doppel.faces.detectors import open_detector
 
-    with open_detector("mediapipe", max_faces=max_faces, static=True) as detector:
-        return [replace(face, track=index) for index, face in enumerate(detector.detect(rgb))]
+    return open_detector("mediapipe", max_faces=config.max_faces, static=True)
 
 
-def _swap_photo(path: Path, output: Path, swapper: Any, chooser: FaceChooser,
+def _swap_picture(rgb: npt.NDArray[np.uint8], detector: Any, swapper: Any,
+                  chooser: FaceChooser, summary: SwapSummary) -> npt.NDArray[np.uint8]:
+    """One still picture swapped on its own: its faces numbered in order, nothing carried
+    over from the pictures before it (identity decisions, colour statistics)."""
+    faces = [replace(face, track=index) for index, face in enumerate(detector.detect(rgb))]
+    chooser.decided.clear()
+    swapper.forget()
+    return swap_faces(rgb, faces, swapper, chooser, summary)
+
+
+def _swap_photo(path: Path, output: Path, detector: Any, swapper: Any, chooser: FaceChooser,
                 labeller: Labeller, summary: SwapSummary) -> None:
     from doppel.media import read_image, write_image
 
     rgb = read_image(path)
-    faces = _detect_photo(rgb, chooser.config.max_faces)
-    chooser.decided.clear()  # a photo's face numbers are its own
-    swapper.forget()
-    swapped = swap_faces(rgb, faces, swapper, chooser, summary)
+    swapped = _swap_picture(rgb, detector, swapper, chooser, summary)
     marker, on_finish = labeller.start(output.name, path, rgb)
     write_image(output, labeller.mark(swapped, marker), on_finish=on_finish)
     summary.written.append(output)
@@ -344,10 +352,11 @@ def _swap_folder(config: SwapConfig, swapper: Any, chooser: FaceChooser, labelle
         raise DoppelError(f"{config.output} is a file: for a folder of photos give an output "
                           "folder")
     config.output.mkdir(parents=True, exist_ok=True)
-    for photo in photos:
-        output = config.output / photo.name
-        _check_output(output, config.overwrite)
-        _swap_photo(photo, output, swapper, chooser, labeller, summary)
+    with _photo_detector(config) as detector:
+        for photo in photos:
+            output = config.output / photo.name
+            _check_output(output, config.overwrite)
+            _swap_photo(photo, output, detector, swapper, chooser, labeller, summary)
 
 
 def _previews(config: SwapConfig, kind: str, swapper: Any, chooser: FaceChooser,
@@ -370,18 +379,16 @@ def _previews(config: SwapConfig, kind: str, swapper: Any, chooser: FaceChooser,
         pictures = ((index, read_image(photo))
                     for index, photo in enumerate(photos[:config.preview]))
     stem = config.output.with_suffix("") if config.output.suffix else config.output
-    for number, (index, rgb) in enumerate(pictures, 1):
-        faces = _detect_photo(rgb, config.max_faces)
-        chooser.decided.clear()
-        swapper.forget()
-        swapped = swap_faces(rgb, faces, swapper, chooser, summary)
-        path = stem.parent / f"{stem.name}.preview-{number}{PREVIEW_SUFFIX}"
-        _check_output(path, True)
-        marker, on_finish = labeller.start(path.name, config.input, rgb)
-        write_image(path, labeller.mark(np.concatenate([rgb, swapped], axis=1), marker),
-                    on_finish=on_finish)
-        log.info("preview of frame %d: %s", index, path)
-        summary.written.append(path)
+    with _photo_detector(config) as detector:
+        for number, (index, rgb) in enumerate(pictures, 1):
+            swapped = _swap_picture(rgb, detector, swapper, chooser, summary)
+            path = stem.parent / f"{stem.name}.preview-{number}{PREVIEW_SUFFIX}"
+            _check_output(path, True)
+            marker, on_finish = labeller.start(path.name, config.input, rgb)
+            write_image(path, labeller.mark(np.concatenate([rgb, swapped], axis=1), marker),
+                        on_finish=on_finish)
+            log.info("preview of frame %d: %s", index, path)
+            summary.written.append(path)
 
 
 def _check_output(path: Path, overwrite: bool) -> None:

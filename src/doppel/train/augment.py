@@ -313,8 +313,9 @@ def transfer_colours(crops: npt.NDArray[np.uint8], masks: npt.NDArray[np.uint8],
     random crop of `references` (Reinhard et al. 2001: each Lab channel shifted and scaled to
     the reference's mean and standard deviation, both measured inside the face, where the
     masks (uint8 N x S x S) are > 0). DeepFaceLab's "rct" colour transfer. The draws do not
-    depend on `chance` being 0 (one uniform and one index per crop, always)."""
-    import cv2
+    depend on `chance` being 0 (one uniform and one index per crop, always). The transfer is
+    doppel.swap.colour's, measured inside the faces and applied to the whole crop."""
+    from doppel.swap.colour import apply_reinhard, lab_stats
 
     count = len(crops)
     picked = rng.random(count) < chance
@@ -322,17 +323,14 @@ def transfer_colours(crops: npt.NDArray[np.uint8], masks: npt.NDArray[np.uint8],
     if not picked.any():
         return crops
     out = crops.copy()
+    whole = np.full(crops.shape[1:3], 255, np.uint8)  # recolour the whole crop: no seam
     for index in np.flatnonzero(picked):
         partner = partners[index]
-        own, reference = (cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)
-                          .astype(np.float32) for image in (crops[index], references[partner]))
-        inside_own, inside_reference = masks[index] > 0, reference_masks[partner] > 0
-        if inside_own.sum() < 16 or inside_reference.sum() < 16:
+        # packed masks: any level above 0 is on the face (colour's masks count above 127)
+        own, theirs = ((mask > 0).astype(np.uint8) * 255
+                       for mask in (masks[index], reference_masks[partner]))
+        if (own > 0).sum() < 16 or (theirs > 0).sum() < 16:
             continue  # no face to measure: leave it
-        mean, spread = own[inside_own].mean(0), own[inside_own].std(0) + 1e-3
-        mean_to, spread_to = (reference[inside_reference].mean(0),
-                              reference[inside_reference].std(0))
-        recoloured = (own - mean) * (spread_to / spread) + mean_to
-        out[index] = cv2.cvtColor(np.clip(recoloured, 0, 255).round().astype(np.uint8),
-                                  cv2.COLOR_LAB2RGB)
+        out[index] = apply_reinhard(crops[index], whole, lab_stats(crops[index], own),
+                                    lab_stats(references[partner], theirs))
     return out
