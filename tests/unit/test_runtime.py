@@ -21,3 +21,18 @@ def test_missing_accelerator_is_a_user_error():
 def test_runtime_checks_its_fields():
     with pytest.raises(DoppelError, match="--threads=-1 is out of range"):
         Runtime(threads=-1)
+
+
+def test_the_cpu_is_chosen_without_importing_torch_when_torch_has_only_the_cpu():
+    # Importing torch costs seconds; a CPU-only swap must not pay for it.
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    if not version("torch").endswith("+cpu"):
+        pytest.skip("this torch build may offer a GPU")
+    code = ("import sys; from doppel.runtime import resolve_device; "
+            "print(resolve_device('auto'), resolve_device('cpu'), 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["cpu", "cpu", "False"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,16 +35,40 @@ def draw_label(rgb: npt.NDArray[np.uint8], config: LabelConfig) -> npt.NDArray[n
     if not config.visible_label:
         return rgb
     height, width = rgb.shape[:2]
+    (top, bottom, left, right), keep, add = _label_layer(config, height, width)
+    out = rgb.copy()
+    region = out[top:bottom, left:right].astype(np.float32)
+    out[top:bottom, left:right] = np.rint(region * keep + add).astype(np.uint8)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _label_layer(config: LabelConfig, height: int, width: int
+                 ) -> tuple[tuple[int, int, int, int], npt.NDArray[np.float32],
+                            npt.NDArray[np.float32]]:
+    """Where the label goes and how it changes the pixels there: out = in * keep + add.
+    Drawn once per picture size (a video's frames share it) on black and on white, which
+    gives both terms of PIL's blending; drawing it on every 720p frame cost ~4.5 ms."""
     size = max(10, round(config.label_size * height))
     font = ImageFont.load_default(size=size)
-    image = Image.fromarray(rgb)
-    draw = ImageDraw.Draw(image, "RGBA")
-    left, top, right, bottom = draw.textbbox((0, 0), config.label_text, font=font)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left, top, right, bottom = probe.textbbox((0, 0), config.label_text, font=font)
     pad = max(2, size // 4)
     box_w, box_h = right - left + 2 * pad, bottom - top + 2 * pad
     x = pad if config.label_position.endswith("left") else width - box_w - pad
     y = pad if config.label_position.startswith("top") else height - box_h - pad
-    draw.rectangle((x, y, x + box_w, y + box_h), fill=(0, 0, 0, 160))
-    draw.text((x + pad - left, y + pad - top), config.label_text, font=font,
-              fill=(255, 255, 255, 255))
-    return np.asarray(image)
+    drawn = []
+    for background in (0, 255):
+        image = Image.new("RGB", (width, height), (background,) * 3)
+        draw = ImageDraw.Draw(image, "RGBA")
+        draw.rectangle((x, y, x + box_w, y + box_h), fill=(0, 0, 0, 160))
+        draw.text((x + pad - left, y + pad - top), config.label_text, font=font,
+                  fill=(255, 255, 255, 255))
+        drawn.append(np.asarray(image, np.float32))
+    on_black, on_white = drawn
+    changed = np.argwhere((on_black != 0).any(axis=2) | (on_white != 255).any(axis=2))
+    if not len(changed):  # a label entirely off the picture
+        return (0, 0, 0, 0), np.ones((0, 0, 3), np.float32), np.zeros((0, 0, 3), np.float32)
+    (y0, x0), (y1, x1) = changed.min(axis=0), changed.max(axis=0) + 1
+    keep = (on_white - on_black)[y0:y1, x0:x1] / 255
+    return (int(y0), int(y1), int(x0), int(x1)), keep, on_black[y0:y1, x0:x1]

@@ -272,26 +272,30 @@ def _upscale(picture: npt.NDArray[np.float32], scale: int) -> npt.NDArray[np.flo
 
 def _correlation_map(picture: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Normalised correlation of the pattern with the 8x8 window at every pixel; the block
-    grid with offset (dy, dx) is then `map[dy::8, dx::8]`. One convolution serves all 64
-    offsets."""
-    import torch  # its convolution is ~20x faster here than numpy's strided alternatives
+    grid with offset (dy, dx) is then `map[dy::8, dx::8]`. One correlation serves all 64
+    offsets. OpenCV's box filters and filter2D: ~6x faster here than torch's pooling and
+    convolution (equal to 2e-5), and no torch to import."""
+    import cv2
 
-    image = torch.from_numpy(np.require(picture, np.float32, ['C', 'W']))[None, None]
-    kernel = torch.from_numpy(_PATTERN)[None, None]
-    with torch.no_grad():
-        if WHITEN:
-            blur = torch.nn.functional.avg_pool2d(image, WHITEN, stride=1, padding=WHITEN // 2,
-                                                  count_include_pad=False)
-            image = image - blur
-        correlation = torch.nn.functional.conv2d(image, kernel)
-        # Each window's correlation is divided by its own residual energy (plus a floor tied
-        # to the picture's mean): a few high-contrast blocks that stay put — a caption, the
-        # visible label, summed over a clip's frames — would otherwise outvote the mark in a
-        # small picture (measured: 256-px synthetic clips read a reliable bit wrong and were
-        # missed; 720p results unchanged).
-        energy = torch.nn.functional.avg_pool2d(image * image, BLOCK, stride=1)
-        correlation = correlation / torch.sqrt(energy + NORMALISE_FLOOR * energy.mean())
-        return correlation[0, 0].numpy()
+    image = np.require(picture, np.float32, ["C"])
+    if WHITEN:
+        # The local mean over valid pixels only at the borders (zero padding not counted).
+        window = (WHITEN, WHITEN)
+        sums = cv2.boxFilter(image, -1, window, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        counts = cv2.boxFilter(np.ones_like(image), -1, window, normalize=False,
+                               borderType=cv2.BORDER_CONSTANT)
+        image = image - sums / counts
+    rows, cols = image.shape[0] - BLOCK + 1, image.shape[1] - BLOCK + 1
+    correlation = cv2.filter2D(image, -1, _PATTERN, anchor=(0, 0),
+                               borderType=cv2.BORDER_CONSTANT)[:rows, :cols]
+    # Each window's correlation is divided by its own residual energy (plus a floor tied to
+    # the picture's mean): a few high-contrast blocks that stay put — a caption, the visible
+    # label, summed over a clip's frames — would otherwise outvote the mark in a small picture
+    # (measured: 256-px synthetic clips read a reliable bit wrong and were missed; 720p
+    # results unchanged).
+    energy = cv2.boxFilter(image * image, -1, (BLOCK, BLOCK), anchor=(0, 0),
+                           borderType=cv2.BORDER_CONSTANT)[:rows, :cols]
+    return correlation / np.sqrt(energy + NORMALISE_FLOOR * energy.mean())
 
 
 def _fold(correlations: np.ndarray) -> np.ndarray:

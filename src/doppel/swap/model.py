@@ -35,8 +35,7 @@ class ModelSwapper:
                  feather: float | None = None, device: str = "cpu") -> None:
         from doppel.swap.blend import BLENDS
         from doppel.swap.colour import COLOUR_TRANSFERS
-        from doppel.train.checkpoint import load_weights, read_meta
-        from doppel.train.models import ModelOptions, build_model
+        from doppel.train.modelfile import read_meta
 
         if model is None:
             raise DoppelError("the model swapper needs a trained model: give its folder "
@@ -47,10 +46,8 @@ class ModelSwapper:
             raise DoppelError(f"unknown mask {mask!r}: choose one of {', '.join(MASKS)}")
         meta = read_meta(Path(model))
         self.meta = meta
-        self.network = build_model(ModelOptions(meta["architecture"], meta["preset"]))
-        load_weights(Path(model), self.network)
         self.device = device
-        self.network.eval().to(device)
+        self.network = _load_network(Path(model), meta, device)
         self.resolution = int(meta["resolution"])
         self.coverage = str(meta["coverage"])
         self.blend, self.colour, self.mask = blend, colour, mask
@@ -145,11 +142,34 @@ class ModelSwapper:
              ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
         """The model's source face for an aligned target crop (RGB uint8 R x R x 3): RGB
         uint8 R x R x 3 and its mask, uint8 R x R."""
-        import torch
+        pixels = crop[None].astype(np.float32) / 255
+        if self.device == "cpu":
+            rgb, mask = self.network.swap(pixels)
+        else:
+            import torch
 
-        pixels = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32)[None] / 255)
-        with torch.inference_mode():
-            rgb, mask = (out.cpu() for out in self.network.swap(pixels.to(self.device)))
-        face = (rgb[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        return face, (mask[0, 0].numpy() * 255).round().astype(np.uint8)
+            with torch.inference_mode():
+                rgb, mask = (out.cpu().numpy() for out in self.network.swap(
+                    torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(self.device)))
+            rgb, mask = rgb.transpose(0, 2, 3, 1), mask[:, 0]
+        return _to_bytes(rgb[0]), _to_bytes(mask[0])
+
+
+def _to_bytes(values: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    return (values * 255).round().astype(np.uint8)
+
+
+def _load_network(folder: Path, meta: dict[str, Any], device: str) -> Any:
+    """On the CPU the numpy network (no torch to import: doppel.swap.numpy_net says why),
+    elsewhere torch's."""
+    if device == "cpu":
+        from doppel.swap.numpy_net import load_numpy_network
+
+        return load_numpy_network(folder, meta)
+    from doppel.train.checkpoint import load_weights
+    from doppel.train.models import ModelOptions, build_model
+
+    network = build_model(ModelOptions(meta["architecture"], meta["preset"]))
+    load_weights(folder, network)
+    return network.eval().to(device)
 

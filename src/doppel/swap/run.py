@@ -16,6 +16,7 @@ whole is generated).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -68,13 +69,17 @@ class SwapSummary:
 
 def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
     """Run `config`; the output (or previews) are written and labelled."""
+    from doppel.runtime import resolve_device
+
+    device = resolve_device(runtime.device)
+    with _one_model_thread(device, runtime.threads):
+        return _swap_media(config, runtime, device)
+
+
+def _swap_media(config: SwapConfig, runtime: Runtime, device: str) -> SwapSummary:
     from doppel.media import classify
-    from doppel.runtime import apply_threads, resolve_device
     from doppel.swap.model import ModelSwapper
 
-    apply_threads(runtime.threads)
-    _one_torch_thread()
-    device = resolve_device(runtime.device)
     if not config.input.exists():
         raise DoppelError(f"input {config.input} does not exist: give a video, a photo or a "
                           "folder of photos")
@@ -102,13 +107,23 @@ def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
     return summary
 
 
-def _one_torch_thread() -> None:
-    """The model runs on one thread: decoding, mediapipe and x264 keep the other core busy,
-    and torch's thread pool waiting for a second core that is never free made a tiny model's
-    5-ms face take ~70 ms inside the pipeline (measured)."""
-    import torch
+@contextlib.contextmanager
+def _one_model_thread(device: str, threads: int) -> Iterator[None]:
+    """The model runs on one thread (numpy's BLAS, or torch's on a GPU machine): decoding,
+    mediapipe and x264 keep the other core busy, and a thread pool waiting for a second core
+    that is never free made a tiny model's 5-ms face take ~70 ms inside the pipeline
+    (measured). `threads` (0: all) caps OpenCV's."""
+    import cv2
+    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)
+    if threads:
+        cv2.setNumThreads(threads)
+    if device != "cpu":
+        import torch
+
+        torch.set_num_threads(1)
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 class FaceChooser:
@@ -186,7 +201,7 @@ class Labeller:
         from doppel.provenance.keys import signer_for
 
         from doppel.faceset import hash_file
-        from doppel.train.checkpoint import MODEL_FILE
+        from doppel.train.modelfile import MODEL_FILE
 
         self.config = config
         # The weights' content names the model: the same file, the same id, wherever it is.

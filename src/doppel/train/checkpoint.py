@@ -25,12 +25,9 @@ import torch
 
 from doppel.errors import DoppelError
 from doppel.files import atomic_path
+from doppel.train.modelfile import FORMAT_VERSION, META_FILE, META_KEY, MODEL_FILE, \
+    STATE_FILE, describe_build, describe_mismatch, read_meta
 
-MODEL_FILE = "model.safetensors"
-META_FILE = "model.json"
-STATE_FILE = "train-state.pt"
-FORMAT_VERSION = 1  # bump when the weights' layout or the meta change incompatibly
-META_KEY = "doppel"  # the safetensors header key that holds the meta as JSON
 
 # What torch.load(weights_only=True) reads back; tuples and dict subclasses included.
 _PLAIN_TYPES = (torch.Tensor, str, int, float, bool, type(None))
@@ -69,34 +66,6 @@ def save_model(
         temp.write_text(text, encoding="utf-8")
 
 
-def read_meta(folder: Path) -> dict[str, Any]:
-    """The meta stored in folder/model.safetensors; reads the header only, not the tensors."""
-    path = _model_path(Path(folder))
-    try:
-        with safetensors.safe_open(str(path), framework="pt") as handle:
-            header = handle.metadata() or {}
-    except safetensors.SafetensorError as error:
-        raise DoppelError(f"{path} is damaged or not a safetensors file ({error}): restore it "
-                          "from a backup or train the model again") from None
-    except OSError as error:
-        raise DoppelError(f"cannot read {path} ({error.strerror}): check its permissions") from None
-    if META_KEY not in header:
-        raise DoppelError(f"{path} is not a doppel model (it has no doppel description): "
-                          "give a model folder written by doppel train")
-    try:
-        meta = json.loads(header[META_KEY])
-    except json.JSONDecodeError:
-        meta = None
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise DoppelError(f"{path} has a damaged description: restore it from a backup or train "
-                          "the model again")
-    if version > FORMAT_VERSION:
-        raise DoppelError(f"model {folder} has format version {version}, newer than this doppel "
-                          f"reads ({FORMAT_VERSION}): upgrade doppel")
-    return meta
-
-
 def load_weights(folder: Path, model: torch.nn.Module) -> dict[str, Any]:
     """Load the weights into `model`, every name and shape matching; return the meta."""
     folder = Path(folder)
@@ -106,10 +75,10 @@ def load_weights(folder: Path, model: torch.nn.Module) -> dict[str, Any]:
     except safetensors.SafetensorError as error:
         raise DoppelError(f"{folder / MODEL_FILE} is damaged ({error}): restore it from a backup "
                           "or train the model again") from None
-    mismatch = _describe_mismatch(tensors, model.state_dict())
+    mismatch = describe_mismatch(tensors, model.state_dict())
     if mismatch:
         raise DoppelError(f"model {folder} was trained with another architecture or resolution "
-                          f"than the network given ({_describe_build(meta)}; {mismatch}): build "
+                          f"than the network given ({describe_build(meta)}; {mismatch}): build "
                           "the network with the model's architecture and resolution")
     model.load_state_dict(tensors, strict=True)
     return meta
@@ -168,20 +137,6 @@ def restore_rng(state: dict[str, Any], rng: np.random.Generator) -> None:
         torch.cuda.set_rng_state_all(state["torch_cuda"])
 
 
-def _model_path(folder: Path) -> Path:
-    if not folder.exists():
-        raise DoppelError(f"no model in {folder}: train one with doppel train, or give the folder "
-                          "that holds model.safetensors")
-    if not folder.is_dir():
-        raise DoppelError(f"{folder} is a file, not a model folder: give the folder that holds "
-                          f"{MODEL_FILE}")
-    path = folder / MODEL_FILE
-    if not path.is_file():
-        raise DoppelError(f"no model in {folder} (it has no {MODEL_FILE}): train one with doppel "
-                          "train, or give the folder that holds it")
-    return path
-
-
 def _make_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise DoppelError(f"{folder} is a file, not a model folder: choose another path")
@@ -230,30 +185,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (np.ndarray, np.generic)):
         return value.tolist()
     return value
-
-
-def _describe_mismatch(saved: dict[str, torch.Tensor], wanted: dict[str, torch.Tensor]) -> str:
-    """What differs between saved and wanted tensors, briefly; empty when they match."""
-    missing = [name for name in wanted if name not in saved]
-    unexpected = [name for name in saved if name not in wanted]
-    shapes = [f"{name} is {list(saved[name].shape)} in the file, {list(wanted[name].shape)} "
-              "in the network" for name in wanted
-              if name in saved and saved[name].shape != wanted[name].shape]
-    parts = []
-    if missing:
-        parts.append(f"missing from the file: {_first(missing)}")
-    if unexpected:
-        parts.append(f"not in the network: {_first(unexpected)}")
-    if shapes:
-        parts.append(_first(shapes))
-    return "; ".join(parts)
-
-
-def _first(items: list[str], count: int = 3) -> str:
-    more = f" and {len(items) - count} more" if len(items) > count else ""
-    return ", ".join(items[:count]) + more
-
-
-def _describe_build(meta: dict[str, Any]) -> str:
-    known = [f"{key} {meta[key]}" for key in ("architecture", "resolution") if key in meta]
-    return "model: " + (", ".join(known) or "no architecture or resolution in its meta")

@@ -71,6 +71,22 @@ def test_a_video_of_the_target_gets_every_face_replaced_and_labelled(clips, trai
     assert difference[96:160, 96:160].mean() > 4 * difference[:32, :32].mean() + 2
 
 
+def test_a_cpu_swap_never_imports_torch(clips, trained_model, tmp_path):
+    # torch's import costs ~2.3 s of CPU here: the CPU swap runs the numpy network instead.
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from doppel.runtime import Runtime; "
+            "from doppel.swap.commands import SwapConfig; from doppel.swap.run import swap_media; "
+            f"s = swap_media(SwapConfig(input=Path({str(clips['target'])!r}), "
+            f"model=Path({str(trained_model)!r}), output=Path({str(tmp_path / 'o.mp4')!r})), "
+            "Runtime(device='cpu', progress=False)); "
+            "print(s.faces_swapped, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split()[-2:] == [str(FRAMES), "False"]
+
+
 def test_a_stranger_is_left_alone_and_the_summary_says_why(clips, trained_model, tmp_path):
     summary = swap_media(config(clips["stranger"], trained_model, tmp_path / "out.mp4"), QUIET)
     assert summary.faces_swapped == 0 and summary.faces_left == FRAMES
