@@ -21,6 +21,8 @@ MASKS = ("learned", "hull", "both")
 # memory, steady against blinks, and following light that changes over a second).
 COLOUR_SMOOTHING = 0.3
 MASK_THRESHOLD = 127  # the model's own mask, the landmarks' face hull, or both
+# The margin around the mask's box that is pasted back, as a share of the crop's side.
+PASTE_MARGIN = 0.08
 
 
 class ModelSwapper:
@@ -111,8 +113,15 @@ class ModelSwapper:
         elif self.colour != "none":
             face = match_colour(self.colour, face, aligned.image, mask)
         height, width = frame_rgb.shape[:2]
-        side = face.shape[0] - 1
-        corners = transform_points(np.array([[0, 0], [side, 0], [0, side], [side, side]],
+        rows, cols = np.nonzero(mask)
+        if rows.size == 0:
+            return frame_rgb.copy()
+        # Only the mask's box (and a margin for the blends whose edge spreads) is warped
+        # back: the crop's corners are background the mask never uses, about half its area.
+        margin = PASTE_MARGIN * face.shape[0]
+        low = np.maximum(np.array([cols.min(), rows.min()]) - margin, 0)
+        high = np.minimum(np.array([cols.max(), rows.max()]) + margin, face.shape[0] - 1)
+        corners = transform_points(np.array([low, [high[0], low[1]], [low[0], high[1]], high],
                                             np.float64), invert_matrix(aligned.matrix))
         x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 2, 0)
         x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 3, (width, height))
