@@ -23,6 +23,7 @@ COLOUR_SMOOTHING = 0.3
 MASK_THRESHOLD = 127  # the model's own mask, the landmarks' face hull, or both
 # The margin around the mask's box that is pasted back, as a share of the crop's side.
 PASTE_MARGIN = 0.08
+NUMPY_PRESETS = ("tiny",)  # swapped on the CPU without torch (see _load_network)
 
 
 class ModelSwapper:
@@ -152,7 +153,7 @@ class ModelSwapper:
         """The model's source face for an aligned target crop (RGB uint8 R x R x 3): RGB
         uint8 R x R x 3 and its mask, uint8 R x R."""
         pixels = crop[None].astype(np.float32) / 255
-        if self.device == "cpu":
+        if not hasattr(self.network, "parameters"):  # the numpy network
             rgb, mask = self.network.swap(pixels)
         else:
             import torch
@@ -169,9 +170,11 @@ def _to_bytes(values: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
 
 
 def _load_network(folder: Path, meta: dict[str, Any], device: str) -> Any:
-    """On the CPU the numpy network (no torch to import: doppel.swap.numpy_net says why),
-    elsewhere torch's."""
-    if device == "cpu":
+    """tiny on the CPU: the numpy network (no torch to import: doppel.swap.numpy_net says
+    why); otherwise torch's. Per face on one thread, numpy against torch: tiny 4.9 / 5.8 ms,
+    base 49 / 41, hq 298 / 236 (measured): for the larger presets torch's convolutions win
+    back its import within a few hundred frames."""
+    if device == "cpu" and meta.get("preset") in NUMPY_PRESETS:
         from doppel.swap.numpy_net import load_numpy_network
 
         return load_numpy_network(folder, meta)

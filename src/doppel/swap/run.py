@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -72,7 +73,7 @@ def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
     from doppel.runtime import resolve_device
 
     device = resolve_device(runtime.device)
-    with _one_model_thread(device, runtime.threads):
+    with _one_model_thread(runtime.threads):
         return _swap_media(config, runtime, device)
 
 
@@ -86,6 +87,10 @@ def _swap_media(config: SwapConfig, runtime: Runtime, device: str) -> SwapSummar
     kind = classify(config.input)
     swapper = ModelSwapper(config.model, config.blend, config.colour, config.mask,
                            config.erode, config.feather, device)
+    if "torch" in sys.modules:  # the network is torch's (a larger preset)
+        import torch
+
+        torch.set_num_threads(1)
     chooser = FaceChooser(config, swapper.meta)
     labeller = Labeller(config, swapper.meta, runtime)
     summary = SwapSummary(config.output)
@@ -108,20 +113,17 @@ def _swap_media(config: SwapConfig, runtime: Runtime, device: str) -> SwapSummar
 
 
 @contextlib.contextmanager
-def _one_model_thread(device: str, threads: int) -> Iterator[None]:
-    """The model runs on one thread (numpy's BLAS, or torch's on a GPU machine): decoding,
+def _one_model_thread(threads: int) -> Iterator[None]:
+    """The model runs on one thread (numpy's BLAS, or torch's): decoding,
     mediapipe and x264 keep the other core busy, and a thread pool waiting for a second core
     that is never free made a tiny model's 5-ms face take ~70 ms inside the pipeline
-    (measured). `threads` (0: all) caps OpenCV's."""
+    (measured). `threads` (0: all) caps OpenCV's. torch's threads are set where its network
+    is loaded."""
     import cv2
     from threadpoolctl import threadpool_limits
 
     if threads:
         cv2.setNumThreads(threads)
-    if device != "cpu":
-        import torch
-
-        torch.set_num_threads(1)
     with threadpool_limits(1, user_api="blas"):
         yield
 
