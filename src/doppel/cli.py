@@ -29,6 +29,7 @@ class Command:
 
 def _commands() -> list[Command]:
     from doppel import bench, demo
+    from doppel.detect import commands as detect
     from doppel.extract import commands as extract
     from doppel.faceset import commands as faceset
     from doppel.media import commands as media
@@ -53,6 +54,11 @@ def _commands() -> list[Command]:
         Command("swap", "replace a person's face in a video, photo or folder of photos with "
                 "a trained model's source face (labelled output)", swap.SwapConfig,
                 swap.run_swap),
+        Command("detect", "judge whether the faces in a video or photo are swapped: provenance "
+                "(manifest, watermark) and a forensic detector", detect.DetectConfig,
+                detect.run_detect),
+        Command("detector", "train the forensic detector from synthetic actors",
+                detect.DetectorConfig, detect.run_detector),
         Command("synth", "render clips of synthetic actors (people who do not exist) with their "
                 "ground truth", synth.SynthConfig, synth.run_synth),
         Command("demo", "run the end-to-end demo (what exists so far)", demo.DemoConfig, demo.run),

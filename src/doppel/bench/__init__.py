@@ -10,7 +10,7 @@ from doppel.config import check_fields
 from doppel.runtime import Runtime
 
 Suite = Literal["media-io", "watermark", "synth", "identity", "extract", "quality", "speed",
-                "train", "train-quality"]
+                "train", "train-quality", "detect"]
 
 
 @dataclass(frozen=True)
@@ -27,19 +27,23 @@ class BenchConfig:
     model: Path | None = field(default=None, metadata={
         "help": "quality suite with --swapper model: the model folder (doppel train -o)"})
     train_minutes: float = field(default=15.0, metadata={
-        "help": "train-quality suite: minutes of training (--quick: 1)", "min": 0.1})
+        "help": "train-quality and detect suites: minutes of training a tiny swap model "
+                "(--quick: 1)", "min": 0.1})
+    detector: Path | None = field(default=None, metadata={
+        "help": "detect suite: detector weights to score (default: the shipped ones)"})
 
     def __post_init__(self) -> None:
         check_fields(self)
 
 
 def run(config: BenchConfig, runtime: Runtime) -> int:
-    from doppel.bench import (extract, identity, media_io, quality, speed, synth, train,
-                              train_quality, watermark)
+    from doppel.bench import (detect, extract, identity, media_io, quality, speed, synth,
+                              train, train_quality, watermark)
 
     runners = {"media-io": media_io.run, "watermark": watermark.run, "synth": synth.run,
                "identity": identity.run, "extract": extract.run, "quality": quality.run,
-               "speed": speed.run, "train": train.run, "train-quality": train_quality.run}
+               "speed": speed.run, "train": train.run, "train-quality": train_quality.run,
+               "detect": detect.run}
     for suite in config.suites:
         runners[suite](config, runtime)
     return 0

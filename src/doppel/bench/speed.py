@@ -12,7 +12,7 @@ included, Python imports not), peak RSS for the whole process:
   label), H.264 encode, through the library;
 - swap tiny / base / hq: `doppel swap` with default settings (x264 veryfast) and a df model
   of that preset (trained two steps: speed does not depend on training);
-- detect (real or swapped): not built yet, listed as such.
+- detect (real or swapped): timed by `doppel bench detect`, listed as such.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SIZE, FPS, SECONDS, QUICK_SECONDS, CRF = (1280, 720), 25.0, 4.0, 2.0, 23
 STAGES = ("decode", "faces", "extract", "swap")
 SWAP_PRESETS, QUICK_SWAP_PRESETS = ("tiny", "base", "hq"), ("tiny",)
 NOT_BUILT = {"train": "`doppel bench train` measures training",
-             "detect": "the real-or-swapped detector comes with the Detect issue"}
+             "detect": "`doppel bench detect` times the detector end to end"}
 
 
 def run(config: BenchConfig, runtime: Runtime) -> None:

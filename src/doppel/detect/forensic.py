@@ -1,0 +1,81 @@
+"""Running a trained forensic detector: aligned crops in, the probability each is swapped and
+where the network looked (its class activation map), out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from doppel.errors import DoppelError
+
+SHIPPED = Path(__file__).parent / "weights" / "detector.safetensors"
+
+
+class ForensicDetector:
+    """weights: a file written by `doppel detector train` (default: the shipped one)."""
+
+    def __init__(self, weights: Path | None = None, device: str = "cpu") -> None:
+        import safetensors
+        import safetensors.torch
+
+        from doppel.detect.model import build_detector
+        from doppel.detect.train import META_KEY
+
+        path = Path(weights) if weights is not None else SHIPPED
+        if not path.is_file():
+            raise DoppelError(f"no detector weights at {path}: train them with doppel detector "
+                              "train, or reinstall doppel")
+        try:
+            with safetensors.safe_open(str(path), framework="numpy") as handle:
+                self.meta: dict[str, Any] = json.loads((handle.metadata() or {})[META_KEY])
+            tensors = safetensors.torch.load_file(str(path))
+        except (safetensors.SafetensorError, KeyError, json.JSONDecodeError) as error:
+            raise DoppelError(f"{path} is not a doppel detector ({error}): give the file "
+                              "doppel detector train wrote") from None
+        self.network = build_detector(self.meta["network"])
+        try:
+            self.network.load_state_dict({name: tensor.float() if tensor.is_floating_point()
+                                          else tensor for name, tensor in tensors.items()})
+        except RuntimeError:
+            raise DoppelError(f"{path} does not fit the {self.meta['network']} network: train "
+                              "it again") from None
+        self.network.eval().to(device)
+        self.device = device
+
+    def score(self, crops: npt.NDArray[np.uint8]
+              ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """For aligned crops (uint8 N x S x S x 3, doppel.detect.model's size and coverage):
+        the logits (float32 N; > 0 leans swapped) and, when the network has one, the class
+        activation maps (float32 N x h x w, each cell's share of the logit)."""
+        import torch
+
+        from doppel.detect.train import to_tensor
+
+        with torch.inference_mode():
+            images = to_tensor(crops).to(self.device)
+            if hasattr(self.network, "forward_with_map"):
+                logits, maps = self.network.forward_with_map(images)
+                return logits.float().cpu().numpy(), maps.float().cpu().numpy()
+            return self.network(images).float().cpu().numpy(), None
+
+
+def probability(logits: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
+
+
+def roc_auc(scores: npt.ArrayLike, swapped: npt.ArrayLike) -> float:
+    """The area under the ROC curve: the chance a random swapped face scores above a random
+    real one (ties count half)."""
+    from scipy.stats import rankdata
+
+    scores, swapped = np.asarray(scores, np.float64), np.asarray(swapped, bool)
+    positives, negatives = swapped.sum(), (~swapped).sum()
+    if not positives or not negatives:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[swapped].sum() - positives * (positives + 1) / 2)
+                 / (positives * negatives))

@@ -1,0 +1,77 @@
+"""The forensic networks, their training loop and the report's arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from doppel.detect.forensic import ForensicDetector, roc_auc
+from doppel.detect.model import DETECTORS, INPUT_SIZE, build_detector
+from doppel.detect.run import FaceScore, ForensicReport
+from doppel.errors import DoppelError
+from doppel.runtime import Runtime
+
+
+@pytest.mark.parametrize("name", DETECTORS.names())
+def test_networks_are_small_and_give_one_logit_a_face(name):
+    network = build_detector(name).eval()
+    assert sum(p.numel() for p in network.parameters()) <= 2_000_000
+    with torch.inference_mode():
+        assert network(torch.rand(3, 3, INPUT_SIZE, INPUT_SIZE)).shape == (3,)
+
+
+def test_the_activation_map_adds_up_to_the_logit():
+    network = build_detector("doppel").eval()
+    images = torch.rand(2, 3, INPUT_SIZE, INPUT_SIZE)
+    with torch.inference_mode():
+        logits, maps = network.forward_with_map(images)
+        torch.testing.assert_close(logits, network(images))
+        torch.testing.assert_close(maps.mean(dim=(1, 2)) + network.classify.bias[0], logits)
+
+
+def test_roc_auc_is_the_chance_a_swap_outscores_a_real_face():
+    rng = np.random.default_rng(0)
+    scores, swapped = rng.random(40), rng.random(40) < 0.5
+    pairs = [(a > b) + 0.5 * (a == b) for a in scores[swapped] for b in scores[~swapped]]
+    assert roc_auc(scores, swapped) == pytest.approx(np.mean(pairs))
+    assert roc_auc([0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == 1.0
+    assert np.isnan(roc_auc([0.1, 0.2], [False, False]))
+
+
+def test_the_file_score_is_the_most_suspicious_tracks_median():
+    report = ForensicReport()
+    for frame, (real, fake) in enumerate([(0.1, 0.9), (0.2, 0.8), (0.9, 0.1), (0.1, 0.95)]):
+        report.faces += [FaceScore(frame, 0, (0, 0, 1, 1), real),
+                         FaceScore(frame, 1, (0, 0, 1, 1), fake)]
+    report.faces.append(FaceScore(4, 2, (0, 0, 1, 1), 1.0))  # one frame: outvoted
+    assert report.score() == pytest.approx(0.85)  # track 1: median of .9 .8 .1 .95
+    assert report.verdict() == "swapped"
+    calm = ForensicReport([FaceScore(frame, 0, (0, 0, 1, 1), 0.5) for frame in range(5)])
+    assert calm.verdict() == "inconclusive"
+    assert ForensicReport().verdict() == "no face found"
+
+
+def test_a_short_training_run_writes_weights_the_detector_loads(tmp_path):
+    from doppel.detect.train import DetectorTrainConfig, train_detector
+
+    config = DetectorTrainConfig(output=tmp_path / "det", actors=2, seconds=0.3, steps=2,
+                                 batch=4)
+    summary = train_detector(config, Runtime(progress=False))
+    assert summary.steps == 2 and summary.faces > 0
+    detector = ForensicDetector(tmp_path / "det" / "detector.safetensors")
+    assert detector.meta["network"] == "doppel" and "synthetic" in detector.meta["trained_on"]
+    logits, maps = detector.score(np.zeros((2, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
+    assert logits.shape == (2,) and maps.shape[0] == 2
+    # the faces are cached: a second run starts training at once from the same faces
+    again = train_detector(config, Runtime(progress=False))
+    assert again.faces == summary.faces
+
+
+def test_missing_or_foreign_weights_are_refused(tmp_path):
+    with pytest.raises(DoppelError, match="no detector weights"):
+        ForensicDetector(tmp_path / "none.safetensors")
+    foreign = tmp_path / "foreign.safetensors"
+    foreign.write_bytes(b"not a safetensors file")
+    with pytest.raises(DoppelError, match="not a doppel detector"):
+        ForensicDetector(foreign)
