@@ -40,7 +40,8 @@ META_KEY = "doppel-detector"
 @dataclass(frozen=True)
 class DetectorTrainConfig:
     output: Path = field(default=Path("detector"), metadata={
-        "help": "folder for the weights (detector.safetensors) and the cached faces"})
+        "help": "folder for the weights (detector.safetensors) and the cached faces",
+        "short": "-o"})
     network: Literal["doppel", "meso4"] = field(default="doppel", metadata={
         "help": "doppel (shipped), or meso4 (the benchmark's reference)"})
     actors: int = field(default=240, metadata={"help": "training actors", "min": 2})
