@@ -27,4 +27,6 @@ def test_make_demo_runs_what_exists_and_names_what_is_to_come(tmp_path):
     assert "100 face(s) replaced in 100 of 100 frame(s)" in out  # the target actor's clip
     assert "swapped.mp4: AI-generated (manifest + watermark)" in out
     assert "swapped.preview-1.png, swapped.preview-2.png: input | output" in out
+    assert "swapped.mp4: provenance AI-generated (manifest + watermark); forensic " in out
+    assert "detect-swapped/report.json, heatmap.png" in out
     assert "Still to come" in out and "issue 6" in out

@@ -47,7 +47,7 @@ class DetectorTrainConfig:
     actors: int = field(default=240, metadata={"help": "training actors", "min": 2})
     seconds: float = field(default=0.8, metadata={"help": "seconds of each training clip",
                                                   "min": 0.2})
-    steps: int = field(default=6000, metadata={
+    steps: int = field(default=4000, metadata={
         "help": "training steps (the same steps give the same weights on the same CPU kind)",
         "min": 0})
     minutes: float = field(default=0.0, metadata={
