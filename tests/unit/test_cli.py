@@ -133,3 +133,15 @@ def test_bench_suite_choice_is_checked(tmp_path):
     result = doppel("bench", "no-such-suite", "-o", str(tmp_path))
     assert result.returncode == 2
     assert "'no-such-suite' is not one of media-io" in result.stderr
+
+
+def test_the_command_line_loads_without_torch():
+    # torch's import costs ~2.3 s here; commands that never need it (swap on the CPU, verify,
+    # probe) must not pay for it because another command's module imports it at the top.
+    import subprocess
+    import sys
+
+    code = "import sys; from doppel import cli; cli._commands(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"

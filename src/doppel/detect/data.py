@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from doppel.detect.model import COVERAGE, INPUT_SIZE
+from doppel.detect import COVERAGE, INPUT_SIZE
 
 Image = npt.NDArray[np.uint8]
 SIZE = 256  # the clips' side: the quality suite's

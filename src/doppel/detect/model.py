@@ -16,8 +16,6 @@ from torch import nn
 from doppel.registry import Registry
 
 DETECTORS: Registry[type[nn.Module]] = Registry("detector")
-INPUT_SIZE = 128  # crop side the networks see
-COVERAGE = "whole-face"  # the blend's outline (the face hull) lies inside this crop
 
 
 def _conv(channels_in: int, channels_out: int, stride: int = 1) -> nn.Sequential:

@@ -144,7 +144,7 @@ def _faces_of(path: Path, kind: str, count: int) -> Any:
 def _score_faces(detector: Any, rgb: npt.NDArray[np.uint8], faces: list[Any]
                  ) -> list[tuple[float, Any, Any]]:
     from doppel.detect.forensic import probability
-    from doppel.detect.model import COVERAGE, INPUT_SIZE
+    from doppel.detect import COVERAGE, INPUT_SIZE
     from doppel.faces.align import align_face
 
     aligned = [align_face(rgb, face.points68, INPUT_SIZE, COVERAGE) for face in faces]

@@ -22,9 +22,15 @@ def held_out_faces():
     from doppel.detect.data import make_clip_faces, open_face_finder
     from doppel.synth.pool import POOL_SEEDS
 
+    import doppel.detect.data as data
+
     rng = np.random.default_rng(11)
-    with open_face_finder() as detector:
-        return make_clip_faces(POOL_SEEDS[40], 1.0, None, "real", rng, detector, variant=2)
+    marked, data.MARKED_SHARE = data.MARKED_SHARE, 0.0  # a random watermark id: not seeded
+    try:
+        with open_face_finder() as detector:
+            return make_clip_faces(POOL_SEEDS[40], 2.0, None, "real", rng, detector, variant=2)
+    finally:
+        data.MARKED_SHARE = marked
 
 
 def test_the_heatmap_points_at_the_blended_region(held_out_faces):
@@ -44,8 +50,9 @@ def test_the_heatmap_points_at_the_blended_region(held_out_faces):
             inside.append((heat[cells > 0.1].sum() / heat.sum(), (cells > 0.1).mean()))
     assert len(inside) >= len(held_out_faces) // 2
     share, area = np.median(inside, axis=0)
-    # The map leans on the blend: ~1.3x more of its mass lies there than the region's share of
-    # the crop. (The Detect issue's bar, most of its mass inside, is not met yet: ~0.47.)
+    # The map leans on the blend: ~1.3-1.5x more of its mass lies there than the region's
+    # share of the crop. (The Detect issue's bar, most of its mass inside, is at its edge:
+    # 0.525 on these faces, 0.47 on ten others.)
     assert share > 1.2 * area
 
 

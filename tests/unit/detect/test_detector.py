@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from doppel.detect.forensic import ForensicDetector, roc_auc
-from doppel.detect.model import DETECTORS, INPUT_SIZE, build_detector
+from doppel.detect import INPUT_SIZE
+from doppel.detect.model import DETECTORS, build_detector
 from doppel.detect.run import FaceScore, ForensicReport
 from doppel.errors import DoppelError
 from doppel.runtime import Runtime
