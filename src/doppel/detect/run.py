@@ -124,10 +124,11 @@ def _faces_of(path: Path, kind: str, count: int) -> Any:
     from doppel.media import probe, read_frames, read_image
 
     if kind == "image":
+        rgb = read_image(path)
         with open_detector("mediapipe", max_faces=8, static=True) as detector:
             faces = [replace(face, track=number)
-                     for number, face in enumerate(detector.detect(read_image(path)))]
-            yield 0, read_image(path), faces
+                     for number, face in enumerate(detector.detect(rgb))]
+        yield 0, rgb, faces
         return
     info = probe(path)
     total = info.frame_count
