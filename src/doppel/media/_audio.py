@@ -12,9 +12,13 @@ import numpy as np
 
 log = logging.getLogger("doppel.media")
 
+OPUS_RATES = (48000, 24000, 16000, 12000, 8000)  # the only rates Opus encodes
 
-def open_audio(source: Path, output, start: Fraction) -> AudioCopy | AudioTranscode | None:
-    """Prepare the first audio stream of `source` for `output`, from video time `start`.
+
+def open_audio(source: Path, output, start: Fraction, codec: str = "aac"
+               ) -> AudioCopy | AudioTranscode | None:
+    """Prepare the first audio stream of `source` for `output`, from video time `start`:
+    copied when the container accepts its codec, else transcoded to `codec`.
 
     `start` is the first written frame's pts, which counts from the source's first video
     frame; both streams' own start times are taken into account so sync is kept.
@@ -35,7 +39,7 @@ def open_audio(source: Path, output, start: Fraction) -> AudioCopy | AudioTransc
     stream = container.streams.audio[0]
     if stream.codec_context.name in output.supported_codecs:
         return AudioCopy(container, stream, output, video_start + start)
-    return AudioTranscode(container, stream, output, video_start + start)
+    return AudioTranscode(container, stream, output, video_start + start, codec)
 
 
 class _AudioSource:
@@ -102,14 +106,17 @@ class AudioCopy(_AudioSource):
 
 
 class AudioTranscode(_AudioSource):
-    """Decode, cut to the exact sample and encode as AAC, for codecs the container refuses."""
+    """Decode, cut to the exact sample and encode (AAC, or Opus for WebM), for codecs the
+    container refuses."""
 
-    def __init__(self, container, stream, output, origin: Fraction) -> None:
+    def __init__(self, container, stream, output, origin: Fraction, codec: str = "aac") -> None:
         super().__init__(container, stream, origin)
         self.output = output
         rate = stream.codec_context.sample_rate or 48000
+        if codec == "libopus" and rate not in OPUS_RATES:
+            rate = 48000
         self.rate = rate
-        self.out_stream = output.add_stream("aac", rate=rate)
+        self.out_stream = output.add_stream(codec, rate=rate)
         self.out_stream.layout = stream.codec_context.layout.name if stream.codec_context.layout else "stereo"
         self.out_stream.bit_rate = 192_000
         self.resampler = av.AudioResampler(format="fltp", layout=self.out_stream.layout, rate=rate)

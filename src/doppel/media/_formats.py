@@ -11,7 +11,7 @@ from doppel.errors import DoppelError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".gif")
 IMAGE_WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-VIDEO_WRITE_SUFFIXES = (".mp4", ".mov", ".mkv")
+VIDEO_WRITE_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")  # .webm: VP9 + Opus
 
 Kind = Literal["video", "image", "directory"]
 

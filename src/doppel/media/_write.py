@@ -25,6 +25,10 @@ log = logging.getLogger("doppel.media")
 Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 ]
+# VP9's speed setting (cpu-used, 0 slowest .. 8 fastest) for each x264 preset name, so one
+# --preset serves both encoders.
+_VP9_SPEED = {"ultrafast": 8, "superfast": 7, "veryfast": 6, "faster": 5, "fast": 4,
+              "medium": 3, "slow": 2, "slower": 1, "veryslow": 0}
 _TIME_BASE = Fraction(1, 90000)  # fine enough for any real frame rate's timestamps
 _SNAP = Fraction(1, 1000)
 
@@ -46,7 +50,9 @@ class WriterConfig:
 
 
 class VideoWriter:
-    """Write frames as H.264 (yuv420p, BT.601 matrix, tagged) into .mp4, .mov or .mkv.
+    """Write frames as H.264 (yuv420p, BT.601 matrix, tagged) into .mp4, .mov or .mkv, or as
+    VP9 with Opus sound into .webm (what browsers without H.264, such as Debian's Chromium,
+    play; crf then means VP9's 0-63 scale, where 18 also looks lossless).
 
     Timing: each Frame's `pts` is kept (shifted so the first written frame starts at 0), so a
     variable-rate source stays variable-rate; frames without pts are spaced 1/fps apart.
@@ -153,7 +159,8 @@ class VideoWriter:
     def _start(self, width: int, height: int, first_pts: Fraction | None) -> None:
         self._size = (width, height)
         self._first_pts = first_pts
-        stream = self._container.add_stream("libx264", rate=self.fps)
+        webm = self.path.suffix.lower() == ".webm"
+        stream = self._container.add_stream("libvpx-vp9" if webm else "libx264", rate=self.fps)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         stream.time_base = _TIME_BASE
@@ -162,13 +169,18 @@ class VideoWriter:
         context.framerate = self.fps
         context.colorspace = WRITE_MATRIX  # tagged, so players need not guess
         context.color_range = 1  # limited ("TV") range, what players expect from H.264
-        stream.thread_type = "FRAME"  # x264 frame threads: faster than PyAV's default slices
-        context.options = {"crf": str(self.config.crf), "preset": self.config.preset}
+        if webm:  # constant quality: crf with no bitrate cap
+            context.options = {"crf": str(self.config.crf), "b": "0", "deadline": "good",
+                               "cpu-used": str(_VP9_SPEED[self.config.preset]), "row-mt": "1"}
+        else:
+            stream.thread_type = "FRAME"  # x264 frame threads: faster than PyAV's slices
+            context.options = {"crf": str(self.config.crf), "preset": self.config.preset}
         if self.threads:
             context.thread_count = self.threads
         self._stream = stream
         if self.audio_from is not None and first_pts is not None:
-            self._audio = open_audio(self.audio_from, self._container, start=first_pts)
+            self._audio = open_audio(self.audio_from, self._container, start=first_pts,
+                                     codec="libopus" if webm else "aac")
         elif self.audio_from is not None:
             log.warning("frames carry no timestamps: %s's audio is not muxed", self.audio_from)
 

@@ -410,7 +410,9 @@ def _previews(config: SwapConfig, kind: str, swapper: Any, chooser: FaceChooser,
 
 def _check_output(path: Path, overwrite: bool) -> None:
     from doppel.files import check_output_path
+    from doppel.provenance.manifest import mime_type
 
     check_output_path(path)
+    mime_type(path)  # a swap is signed: refuse a format that cannot be before any work
     if path.exists() and not overwrite:
         raise DoppelError(f"{path} exists: choose another output, or add --overwrite")

@@ -78,6 +78,22 @@ def test_audio_the_container_refuses_is_transcoded_to_aac(tmp_path):
     assert len(sync.offsets) == 2 and all(abs(o) < 1 / 30 for o in sync.offsets)
 
 
+def test_webm_is_vp9_with_opus_sound_in_sync(clip, tmp_path):
+    """Browsers without H.264 (Debian's Chromium) play this copy."""
+    out = transcode(clip, tmp_path / "out.webm", config=WriterConfig(crf=18, preset="veryfast"))
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name == "vp9"
+        assert container.streams.audio[0].codec_context.name == "opus"
+    result = probe(out)
+    assert result.frame_count == 90
+    sync = measure_sync(out)
+    assert len(sync.offsets) == 3 and all(abs(o) < 1 / 30 for o in sync.offsets)
+    before = [f.rgb for f in read_frames(clip, end=5)]
+    after = [f.rgb for f in read_frames(out, end=5)]
+    for a, b in zip(before, after):
+        assert np.abs(a.astype(int) - b).mean() < 3.0
+
+
 def test_ntsc_and_variable_rates_survive(tmp_path, run_ffmpeg):
     ntsc = tmp_path / "ntsc.mp4"
     run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30000/1001", "-frames:v", "40",

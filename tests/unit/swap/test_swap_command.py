@@ -129,6 +129,9 @@ def test_bad_input_is_refused_with_what_to_do(clips, trained_model, tmp_path):
     with pytest.raises(DoppelError, match="--overwrite"):
         swap_media(config(clips["target"], trained_model, existing), QUIET)
     assert existing.read_bytes() == b"keep me"
+    with pytest.raises(DoppelError, match="cannot be embedded in .webm"):  # unsigned: refused
+        swap_media(config(clips["target"], trained_model, tmp_path / "o.webm"), QUIET)
+    assert not (tmp_path / "o.webm").exists()
     with pytest.raises(DoppelError, match="no model in"):
         swap_media(config(clips["target"], tmp_path / "nothing", tmp_path / "o.mp4"), QUIET)
     with pytest.raises(DoppelError, match="does not exist"):
