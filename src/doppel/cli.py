@@ -61,7 +61,8 @@ def _commands() -> list[Command]:
                 detect.DetectorConfig, detect.run_detector),
         Command("synth", "render clips of synthetic actors (people who do not exist) with their "
                 "ground truth", synth.SynthConfig, synth.run_synth),
-        Command("demo", "run the end-to-end demo (what exists so far)", demo.DemoConfig, demo.run),
+        Command("demo", "the whole pipeline on two synthetic actors, shown in DIR/report.html",
+                demo.DemoConfig, demo.run),
         Command("bench", "run benchmarks and write JSON + markdown results",
                 bench.BenchConfig, bench.run),
     ]

@@ -1,32 +1,104 @@
+"""`doppel demo`: the whole pipeline (short: 6 s of training, a 2-s target clip), its report in
+headless Chromium, and a rerun that reuses every finished stage."""
+
+import io
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from chromium import Page, chromium_or_skip
+from PIL import Image
+
+STAGES = 7  # cached stages; the report is always written
+
+
+def run_demo(folder, config_home, *extra):
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config_home)}  # keys and ledger go here
+    return subprocess.run([sys.executable, "-m", "doppel", "demo", "-o", str(folder),
+                           "--minutes", "0.1", "--seconds", "2", *extra],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    result = run_demo(root / "out", root / "config")
+    assert result.returncode == 0, result.stderr
+    return root, result.stdout
 
 
 @pytest.mark.slow
-def test_make_demo_runs_what_exists_and_names_what_is_to_come(tmp_path):
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}  # keys and ledger go here
-    result = subprocess.run([sys.executable, "-m", "doppel", "demo"], capture_output=True,
-                            text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "cut seconds 1-3: 60 frames, 2.000 s" in out
-    offsets = [float(part.split()[0]) for part in out.split("offsets ")[1].split(" (")[0].split(",")]
-    assert len(offsets) == 2 and all(abs(o) < 33.3 for o in offsets)
-    assert "labelled.png: AI-generated (manifest + watermark)" in out
-    assert "(watermark only; manifest stripped); ledger finds labelled.png" in out
-    assert (tmp_path / "doppel" / "keys" / "local-ca.pem").exists()
-    assert out.count("    AI-generated (manifest + watermark)") == 2  # the two actors' clips
-    assert "contact-sheet.png: 6 actors" in out
-    assert "kept 100 of 100 faces found in 100 frames" in out  # 4 s at 25 fps, one actor
-    assert "identity; consent: synthetic (actor-" in out
-    assert "classic swap of pool actor" in out and "swap-preview.png" in out
-    assert "stopped by the time limit" in out and "model/previews/step-" in out
-    assert "100 face(s) replaced in 100 of 100 frame(s)" in out  # the target actor's clip
+def test_demo_runs_every_stage_and_writes_the_report(demo):
+    root, out = demo
+    folder = root / "out"
+    for number, stage in enumerate(("synthetic actors", "collect", "train", "swap", "verify",
+                                    "detect", "measure", "report"), start=1):
+        assert f"[{number}/8] {stage}" in out
+    assert "(source), labelled and signed" in out and "(target), labelled and signed" in out
+    assert "faceset-source: 100 faces from 100 frames; consent: synthetic" in out
+    assert "faceset-target: 50 faces from 50 frames; consent: synthetic" in out
+    assert "stopped by the time limit" in out
+    assert "50 face(s) replaced in 50 of 50 frame(s)" in out
     assert "swapped.mp4: AI-generated (manifest + watermark)" in out
-    assert "swapped.preview-1.png, swapped.preview-2.png: input | output" in out
+    assert "(watermark only; manifest stripped); ledger finds swapped.mp4" in out
     assert "swapped.mp4: provenance AI-generated (manifest + watermark); forensic " in out
-    assert "detect-swapped/report.json, heatmap.png" in out
-    assert "Still to come" in out and "issue 6" in out
+    assert "doppel: masked SSIM" in out and "classic: masked SSIM" in out
+    for name in ("report.html", "comparison.webm", "frames.png", "swapped.mp4",
+                 "detect-swapped/heatmap.png", "screenshot.jpg"):
+        assert (folder / name).is_file(), name
+    assert list((folder / "model" / "previews").glob("step-*.png"))
+    assert (root / "config" / "doppel" / "keys" / "local-ca.pem").exists()
+
+
+@pytest.mark.slow
+def test_demo_media_carry_their_labels(demo):
+    from doppel.provenance import verify
+
+    folder = demo[0] / "out"
+    stills = verify(folder / "frames.png")
+    assert stills.manifest.valid and stills.watermark.payload is not None
+    assert verify(folder / "comparison.webm").watermark.payload is not None
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(demo):
+    binary = chromium_or_skip()
+    folder = demo[0] / "out"
+    with Page(binary) as page:
+        page.navigate((folder / "report.html").as_uri())
+        state = page.evaluate("""new Promise(resolve => {
+            const video = document.querySelector('video');
+            const done = () => resolve({
+                ready: video.readyState, width: video.videoWidth, duration: video.duration,
+                error: video.error && video.error.code,
+                metrics: document.querySelectorAll('#metrics tr').length,
+                provenance: !!document.querySelector('#provenance'),
+                detection: document.querySelectorAll('#detector tr').length,
+                broken: [...document.images].filter(i => !i.complete || !i.naturalWidth)
+                    .map(i => i.src)});
+            if (video.readyState >= 2) done();
+            else { video.addEventListener('loadeddata', done);
+                   video.addEventListener('error', done); setTimeout(done, 15000); }
+        })""")
+        png = page.screenshot()
+        errors = page.errors
+    assert state["error"] is None and state["ready"] >= 2, state  # the WebM decodes here
+    assert state["width"] == 4 * 256 and state["duration"] == pytest.approx(2.0, abs=0.1)
+    assert state["metrics"] >= 10 and state["provenance"] and state["detection"] == 3, state
+    assert state["broken"] == [], state
+    assert errors == []
+    shot = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    background = np.array([0xFA, 0xFA, 0xFA])
+    drawn = (np.abs(shot - background).sum(axis=2) > 30).mean()
+    assert shot.shape[0] > 2000 and drawn > 0.25, (shot.shape, drawn)
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_every_finished_stage(demo):
+    root, _ = demo
+    result = run_demo(root / "out", root / "config")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": reused (finished by an earlier run") == STAGES
+    assert (root / "out" / "report.html").is_file()

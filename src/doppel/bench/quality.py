@@ -108,21 +108,14 @@ def gallery_mean(seed: int, encoder: Any) -> np.ndarray:
 
 def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[str, Any],
                encoder: Any, photo_detector: Any, preview: Path) -> Result:
-    from doppel.errors import DoppelError
     from doppel.faces import open_detector
     from doppel.faces.landmarks import points68_from_mediapipe
     from doppel.metrics import ClipScores, landmark_nme
-    from doppel.swap import prepare_source
-    from doppel.synth import (Clip, generate_performance, neutral_performance, random_actor,
-                              random_scene, render, render_clip, render_swap_truth)
+    from doppel.synth import (Clip, generate_performance, random_actor, random_scene,
+                              render_clip, render_swap_truth)
 
     source_actor = random_actor(source_seed)
-    source_frame = next(render(source_actor, neutral_performance(1, FPS),
-                               random_scene(source_seed), SIZE))
-    found = photo_detector.detect(source_frame.rgb)
-    if not found:
-        raise DoppelError(f"no face found on source actor {source_seed}'s picture")
-    source = prepare_source(source_frame.rgb, found[0].landmarks)
+    source_rgb, source = source_photo(source_seed, photo_detector)
     clip = Clip(random_actor(target_seed),
                 generate_performance(SECONDS, FPS, target_seed, max_yaw=30.0),
                 random_scene(target_seed), (SIZE, SIZE))
@@ -145,12 +138,28 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
                 floor.append(landmark_nme(on_truth[0].points68,
                                           points68_from_mediapipe(truth.landmarks))["all"])
             if target.index == PREVIEW_FRAME:
-                shown = np.concatenate([source_frame.rgb, target.rgb, output, truth.rgb], axis=1)
+                shown = np.concatenate([source_rgb, target.rgb, output, truth.rgb], axis=1)
     if shown is not None:
         write_preview(preview, shown)
     result = {key: float(value) for key, value in scores.summary().items()}
     result["nme_floor"] = float(np.median(floor)) if floor else float("nan")
     return result
+
+
+def source_photo(seed: int, photo_detector: Any) -> tuple[np.ndarray, Any]:
+    """The source picture a swapper gets: the actor frontal and neutral in its own scene
+    (another light and background than the target's, as a user's source photo would be),
+    and the swapper's source prepared from the face the detector found on it."""
+    from doppel.errors import DoppelError
+    from doppel.swap import prepare_source
+    from doppel.synth import neutral_performance, random_actor, random_scene, render
+
+    frame = next(render(random_actor(seed), neutral_performance(1, FPS), random_scene(seed),
+                        SIZE))
+    found = photo_detector.detect(frame.rgb)
+    if not found:
+        raise DoppelError(f"no face found on source actor {seed}'s picture")
+    return frame.rgb, prepare_source(frame.rgb, found[0].landmarks)
 
 
 def write_preview(path: Path, rgb: np.ndarray) -> None:

@@ -170,8 +170,8 @@ def read_manifest(path: Path, trust: Path | None = None) -> ManifestReport:
         settings |= {"trust": {"trust_anchors": anchors}, "verify": {"verify_trust": True}}
     try:
         reader = c2pa.Reader(str(path), context=c2pa.Context.from_dict(settings))
-    except c2pa.C2paError.ManifestNotFound:
-        return ManifestReport("none")
+    except (c2pa.C2paError.ManifestNotFound, c2pa.C2paError.NotSupported):
+        return ManifestReport("none")  # NotSupported: a format C2PA cannot embed in (WebM)
     except c2pa.C2paError as error:
         return ManifestReport("Invalid", failures=(str(error),))
     with reader:
