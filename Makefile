@@ -24,7 +24,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/doppel demo
+	$(BIN)/doppel demo -o doppel-demo
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -50,11 +50,11 @@ def run(config: DemoConfig, runtime: Runtime) -> int:
         "actors", "synthetic actors: the source and the target, labelled, with ground truth",
         {"seconds": config.seconds, "size": pipeline.SIZE, "fps": pipeline.FPS,
          "seeds": pipeline.actor_seeds()}, (folder / "actors",),
-        lambda: pipeline.make_actors(folder, config.seconds, quiet))
+        lambda: pipeline.make_actors(folder, config.seconds, runtime))
     collect = stages.run(
         "collect", "collect: doppel extract on both clips (faces tracked, aligned, masked)",
         {"crop": pipeline.CROP}, (folder / "faceset-source", folder / "faceset-target"),
-        lambda: pipeline.collect(folder, actors, quiet))
+        lambda: pipeline.collect(folder, actors, runtime))
     trained = stages.run(
         "train", f"train: the tiny model, {config.minutes:g} min (Ctrl-C stops it; a rerun "
                  "starts the stage again)",
@@ -62,7 +62,7 @@ def run(config: DemoConfig, runtime: Runtime) -> int:
         lambda: pipeline.train_model(folder, config.minutes, runtime))
     swapped = stages.run(
         "swap", "swap: doppel swap of the target's clip with the model (labelled, signed)",
-        {}, (folder / "swapped.mp4",), lambda: pipeline.swap(folder, actors, quiet))
+        {}, (folder / "swapped.mp4",), lambda: pipeline.swap(folder, actors, runtime))
     labels = stages.run(
         "labels", "verify: the swap's manifest and watermark, and a stripped screenshot's",
         {}, (folder / "screenshot.jpg",), lambda: pipeline.check_labels(folder, quiet))
@@ -74,7 +74,7 @@ def run(config: DemoConfig, runtime: Runtime) -> int:
     measured = stages.run(
         "measure", "measure: the swap and the classic baseline against the ground truth",
         {"webm_crf": measure.WEBM_CRF}, (folder / measure.COMPARISON, folder / measure.STILLS),
-        lambda: measure.measure(folder, actors, quiet))
+        lambda: measure.measure(folder, actors, runtime))
     print(f"[8/8] report: {folder / REPORT}", flush=True)
     path = write_report(folder / REPORT, {
         "config": {"minutes": config.minutes, "seconds": config.seconds},

@@ -23,6 +23,8 @@ LABEL = LabelConfig()
 
 
 def measure(folder: Path, actors: Result, runtime: Runtime) -> Result:
+    from tqdm import tqdm
+
     from doppel.bench.quality import gallery_mean, source_photo, suite_pairs
     from doppel.faces import open_detector
     from doppel.faces.identity import IdentityEncoder
@@ -61,8 +63,10 @@ def measure(folder: Path, actors: Result, runtime: Runtime) -> Result:
             VideoWriter(folder / COMPARISON, probe(target_path).fps, audio_from=target_path,
                         config=WriterConfig(crf=WEBM_CRF, preset="veryfast"),
                         threads=runtime.threads) as writer:
-        for target, swapped, truth in zip(read_frames(target_path), read_frames(swapped_path),
-                                          truths, strict=True):
+        frames_in = zip(read_frames(target_path), read_frames(swapped_path), truths, strict=True)
+        for target, swapped, truth in tqdm(frames_in, total=frames, desc="measure",
+                                           unit="frame", leave=False,
+                                           disable=not runtime.progress):
             faces = target_detector.detect(target.rgb)
             classic_rgb = classic.swap_frame(target.rgb, faces[0], source) if faces \
                 else target.rgb.copy()

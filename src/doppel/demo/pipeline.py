@@ -59,7 +59,7 @@ def collect(folder: Path, actors: Result, runtime: Runtime) -> Result:
         output = folder / f"faceset-{role}"
         config = ExtractConfig(inputs=(folder / actors[role]["clip"],), output=output,
                                size=CROP)
-        summary = extract(config, replace(runtime, progress=False))
+        summary = extract(config, runtime)
         with open_faceset(output, readonly=True) as faceset:
             info = faceset.summary()
             consents = [{"kind": c.kind, "subject": c.subject, "id": c.id}
@@ -105,7 +105,7 @@ def swap(folder: Path, actors: Result, runtime: Runtime) -> Result:
 
     config = SwapConfig(input=folder / actors["target"]["clip"], model=folder / "model",
                         output=folder / "swapped.mp4")
-    summary = swap_media(config, replace(runtime, progress=False))
+    summary = swap_media(config, runtime)
     for line in summary.lines():
         say(f"  {line}")
     return {"video": _rel(config.output, folder), "lines": summary.lines()}

@@ -96,6 +96,7 @@ def _summary(data: Data) -> str:
     faces = data["collect"]
     model, classic = measured["doppel"], measured["classic"]
     swapped = detect["swapped"]
+    wrong = ", a false positive" if detect["original"]["verdict"] == "swapped" else ""
     return f"""<h1>doppel demo: a face swap, labelled, verified and detected</h1>
 <p class="lead">doppel rendered two people who do not exist — the <b>source</b> (actor
 {source['seed']}, the face to insert) and the <b>target</b> (actor {target['seed']}, the
@@ -106,6 +107,7 @@ source's. Every picture it made carries an invisible watermark and a visible lab
 carries a signed manifest with both actors' consent records, and the detector then judged it.
 Because the actors are synthetic, the ideal result is known exactly: the source rendered with
 the target's performance ("ground truth"), which every score below is measured against.</p>
+<p class="lead"><b>Result:</b> {_outcome(model, classic, train['minutes'])}</p>
 <div class="cards">
 <div class="card">identity: source found first<b>{_pct(model['source_top1'])}</b>
 <span class="small">of frames (classic swap: {_pct(classic['source_top1'])})</span></div>
@@ -116,8 +118,22 @@ the target's performance ("ground truth"), which every score below is measured a
 {'found' if labels['swapped']['watermark']['found'] else 'not found'}</span></div>
 <div class="card">forensic detector on the swap<b>{escape(swapped['verdict'])}</b>
 <span class="small">probability swapped {_num(swapped['score'], 2)}; on the original:
-{_num(detect['original']['score'], 2)} ({escape(detect['original']['verdict'])})</span></div>
+{_num(detect['original']['score'], 2)} ({escape(detect['original']['verdict'])}{wrong})</span></div>
 </div>"""
+
+
+def _outcome(model: Data, classic: Data, minutes: float) -> str:
+    """The quality table in one sentence, from the numbers."""
+    identity = ("carries the source's identity better than" if model["source_top1"] >
+                classic["source_top1"] else "carries the source's identity less well than"
+                if model["source_top1"] < classic["source_top1"] else
+                "carries the source's identity as well as")
+    truth = "closer to" if model["ssim"] > classic["ssim"] else "further from"
+    return (f"after {minutes:g} minutes of training, doppel's swap {identity} the classic "
+            f"landmark swap (the source is recognised in {_pct(model['source_top1'])} of its "
+            f"frames against {_pct(classic['source_top1'])}) and is {truth} the ground truth "
+            f"(SSIM {model['ssim']:.3f} against {classic['ssim']:.3f}). How these scores "
+            "move with training time is measured in BENCHMARKS.md (Training quality).")
 
 
 def _video(data: Data) -> str:
@@ -233,6 +249,11 @@ def _detection(data: Data) -> str:
     caveat = "" if "may differ" in swapped["trained_on"] else \
         ". Real-world footage may differ"
     caveat += ". Its accuracy on real faces is not measured here."
+    if original["verdict"] == "swapped":
+        caveat += (" On this clip it is wrong about the original, which was never swapped: a "
+                   "false positive. On actors it never saw, it still flags some unswapped "
+                   "clips (BENCHMARKS.md, Detect); the provenance check above is the reliable "
+                   "answer for files doppel made.")
     return f"""<h2 id="detection">Detection</h2>
 <p><code>doppel detect</code> reads the provenance first, then scores every face with a
 forensic CNN that sees the pixels only (as if the labels had been stripped).</p>

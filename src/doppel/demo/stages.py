@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -52,15 +53,16 @@ class Stages:
             work: Callable[[], Result]) -> Result:
         from doppel import __version__
 
-        self._chain = stage_key({"stage": name, "settings": settings, "before": self._chain,
-                                 "version": __version__})
+        key = stage_key({"stage": name, "settings": settings, "before": self._chain,
+                         "version": __version__})
         number = f"[{len(self.times) + 1}/{self.total}]"
         record = self._records.get(name)
-        if record is not None and record.get("key") == self._chain and \
+        if record is not None and record.get("key") == key and \
                 all(path.exists() for path in outputs):
             self.say(f"{number} {title}: reused (finished by an earlier run in "
                      f"{record['seconds']:.0f} s; --fresh redoes it)")
             self.times.append(StageTime(name, title, record["seconds"], True))
+            self._chain = stage_key({"key": key, "run": record.get("run", "")})
             return record["result"]
         self.say(f"{number} {title}")
         self._records.pop(name, None)
@@ -70,9 +72,13 @@ class Stages:
         started = time.perf_counter()
         result = work()
         seconds = time.perf_counter() - started
-        self._records[name] = {"key": self._chain, "seconds": seconds, "result": result}
+        # Each run of a stage is new (training is not repeatable to the bit): the stages
+        # after it depend on this run, not only on its settings.
+        run = secrets.token_hex(8)
+        self._records[name] = {"key": key, "run": run, "seconds": seconds, "result": result}
         self._save()
         self.times.append(StageTime(name, title, seconds, False))
+        self._chain = stage_key({"key": key, "run": run})
         return result
 
     def _save(self) -> None:
