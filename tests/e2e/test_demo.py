@@ -45,7 +45,7 @@ def test_demo_runs_every_stage_and_writes_the_report(demo):
     assert "(watermark only; manifest stripped); ledger finds swapped.mp4" in out
     assert "swapped.mp4: provenance AI-generated (manifest + watermark); forensic " in out
     assert "doppel: masked SSIM" in out and "classic: masked SSIM" in out
-    for name in ("report.html", "comparison.webm", "frames.png", "swapped.mp4",
+    for name in ("report.html", "comparison.webm", "frames.png", "swapped.mp4", "timelapse.webp",
                  "detect-swapped/heatmap.png", "screenshot.jpg"):
         assert (folder / name).is_file(), name
     assert list((folder / "model" / "previews").glob("step-*.png"))
@@ -60,6 +60,7 @@ def test_demo_media_carry_their_labels(demo):
     stills = verify(folder / "frames.png")
     assert stills.manifest.valid and stills.watermark.payload is not None
     assert verify(folder / "comparison.webm").watermark.payload is not None
+    assert verify(folder / "timelapse.webp").watermark.payload is not None  # its first frame
 
 
 @pytest.mark.slow

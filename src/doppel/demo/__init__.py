@@ -58,7 +58,7 @@ def run(config: DemoConfig, runtime: Runtime) -> int:
     trained = stages.run(
         "train", f"train: the tiny model, {config.minutes:g} min (Ctrl-C stops it; a rerun "
                  "starts the stage again)",
-        {"minutes": config.minutes}, (folder / "model",),
+        {"minutes": config.minutes}, (folder / "model", folder / pipeline.TIMELAPSE),
         lambda: pipeline.train_model(folder, config.minutes, runtime))
     swapped = stages.run(
         "swap", "swap: doppel swap of the target's clip with the model (labelled, signed)",

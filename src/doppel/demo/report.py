@@ -194,7 +194,10 @@ parameters): {train['steps']} steps in {train['seconds'] / 60:.1f} min,
 {escape(train['stopped_by'])}.</p>
 {chart}
 <p>Preview timelapse (the same faces all run long; rows: source → source, target → target,
-target → source, each input beside the network's output):</p>
+target → source, each input beside the network's output), animated and then step by step:</p>
+<figure><img class="wide" src="{escape(train['timelapse'])}" alt="training timelapse">
+<figcaption>{escape(train['timelapse'])}: one frame per preview, {len(train['previews'])} in
+all.</figcaption></figure>
 <div class="previews">{previews}</div>"""
 
 
