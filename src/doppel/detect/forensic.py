@@ -16,13 +16,14 @@ SHIPPED = Path(__file__).parent / "weights" / "detector.safetensors"
 
 
 class ForensicDetector:
-    """weights: a file written by `doppel detector train` (default: the shipped one)."""
+    """weights: a file written by `doppel detector train` (default: the shipped one). On the
+    CPU the shipped network runs in numpy (no torch import); other networks and devices run in
+    torch."""
 
     def __init__(self, weights: Path | None = None, device: str = "cpu") -> None:
         import safetensors
-        import safetensors.torch
+        import safetensors.numpy
 
-        from doppel.detect.model import build_detector
         from doppel.detect.train import META_KEY
 
         path = Path(weights) if weights is not None else SHIPPED
@@ -32,25 +33,28 @@ class ForensicDetector:
         try:
             with safetensors.safe_open(str(path), framework="numpy") as handle:
                 self.meta: dict[str, Any] = json.loads((handle.metadata() or {})[META_KEY])
-            tensors = safetensors.torch.load_file(str(path))
+            tensors = safetensors.numpy.load_file(str(path))
         except (safetensors.SafetensorError, KeyError, json.JSONDecodeError) as error:
             raise DoppelError(f"{path} is not a doppel detector ({error}): give the file "
                               "doppel detector train wrote") from None
-        self.network = build_detector(self.meta["network"])
-        try:
-            self.network.load_state_dict({name: tensor.float() if tensor.is_floating_point()
-                                          else tensor for name, tensor in tensors.items()})
-        except RuntimeError:
-            raise DoppelError(f"{path} does not fit the {self.meta['network']} network: train "
-                              "it again") from None
-        self.network.eval().to(device)
         self.device = device
+        self.network: Any
+        if device == "cpu" and self.meta["network"] == "doppel":
+            from doppel.detect.numpy_forensic import NumpyForensicNet
+
+            self.network = NumpyForensicNet(tensors)
+        else:
+            self.network = _torch_network(self.meta["network"], tensors, path, device)
 
     def score(self, crops: npt.NDArray[np.uint8]
               ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
         """For aligned crops (uint8 N x S x S x 3, doppel.detect.model's size and coverage):
         the logits (float32 N; > 0 leans swapped) and, when the network has one, the class
         activation maps (float32 N x h x w, each cell's share of the logit)."""
+        from doppel.detect.numpy_forensic import NumpyForensicNet
+
+        if isinstance(self.network, NumpyForensicNet):
+            return self.network.forward_with_map(crops)
         import torch
 
         from doppel.detect.train import to_tensor
@@ -61,6 +65,21 @@ class ForensicDetector:
                 logits, maps = self.network.forward_with_map(images)
                 return logits.float().cpu().numpy(), maps.float().cpu().numpy()
             return self.network(images).float().cpu().numpy(), None
+
+
+def _torch_network(name: str, tensors: dict[str, np.ndarray], path: Path, device: str) -> Any:
+    import torch
+
+    from doppel.detect.model import build_detector
+
+    network = build_detector(name)
+    try:
+        network.load_state_dict({key: torch.from_numpy(value).float()
+                                 if np.issubdtype(value.dtype, np.floating)
+                                 else torch.from_numpy(value) for key, value in tensors.items()})
+    except RuntimeError:
+        raise DoppelError(f"{path} does not fit the {name} network: train it again") from None
+    return network.eval().to(device)
 
 
 def probability(logits: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:

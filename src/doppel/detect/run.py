@@ -77,6 +77,7 @@ def detect_media(path: Path, frames: int, output: Path | None, forensic_only: bo
     """The JSON-ready report for `path` (and, with `output`, report.json + heatmap.png
     there)."""
     from doppel.detect.forensic import ForensicDetector
+    from doppel.runtime import resolve_device
     from doppel.detect.train import TRAINED_ON
     from doppel.media import classify
 
@@ -91,7 +92,7 @@ def detect_media(path: Path, frames: int, output: Path | None, forensic_only: bo
         from doppel.provenance import report_dict, verify
 
         report["provenance"] = report_dict(verify(path))
-    detector = ForensicDetector(weights)
+    detector = ForensicDetector(weights, resolve_device(runtime.device))
     forensic = ForensicReport()
     best: tuple[float, Any, Any, Any] | None = None  # probability, frame, aligned, map
     for index, rgb, faces in _faces_of(path, kind, frames):

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from doppel.errors import DoppelError
+from doppel.numpy_conv import as_matrix, conv3x3
 from doppel.train.shapes import PRESETS, Shape
 
 Array = npt.NDArray[np.float32]
@@ -42,7 +43,7 @@ class NumpyNetwork:
         _check(arrays, expected_shapes(architecture, self.shape), architecture, preset)
         # Convolution weights as (3*3*C_in) x C_out matrices in the order the patches are
         # gathered (row, column, channel), transposed once here rather than every frame.
-        self._weights = {name[:-len(".weight")]: _as_matrix(array)
+        self._weights = {name[:-len(".weight")]: as_matrix(array)
                          for name, array in arrays.items() if name.endswith(".weight")}
         self._biases = {name[:-len(".bias")]: array
                         for name, array in arrays.items() if name.endswith(".bias")}
@@ -84,17 +85,7 @@ class NumpyNetwork:
         return self._conv(f"{name}.out", x, 1)
 
     def _conv(self, layer: str, x: Array, stride: int) -> Array:
-        """3x3 convolution, zero padding 1: N x H x W x C -> N x H/stride x W/stride x C_out."""
-        count, height, width, channels = x.shape
-        padded = np.zeros((count, height + 2, width + 2, channels), np.float32)
-        padded[:, 1:-1, 1:-1] = x
-        rows, cols = height // stride, width // stride
-        patches = np.concatenate(
-            [padded[:, dy:dy + height:stride, dx:dx + width:stride]
-             for dy in range(3) for dx in range(3)], axis=-1)
-        out = patches.reshape(count * rows * cols, 9 * channels) @ self._weights[layer]
-        out += self._biases[layer]
-        return out.reshape(count, rows, cols, -1)
+        return conv3x3(x, self._weights[layer], self._biases[layer], stride)
 
 
 def load_numpy_network(folder: Path, meta: dict[str, Any]) -> NumpyNetwork:
@@ -177,12 +168,6 @@ class _Shaped:
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
-
-
-def _as_matrix(weight: Array) -> Array:
-    if weight.ndim == 4:  # C_out x C_in x 3 x 3 -> (3 * 3 * C_in) x C_out
-        return np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(-1, weight.shape[0]))
-    return np.ascontiguousarray(weight.T)  # dense: out x in -> in x out
 
 
 def _leaky(x: Array) -> Array:

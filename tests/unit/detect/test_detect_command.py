@@ -80,6 +80,20 @@ def test_a_real_clip_and_its_report(tmp_path):
     assert heatmap.is_file() and verify(heatmap).watermark.payload is not None
     only = detect_media(clip, 2, None, True, QUIET)
     assert "provenance" not in only and only["forensic"]["frames_read"] == 2
+    # On the CPU the check runs without torch (its import costs ~2.3 s here), with the same
+    # scores and report.
+    import subprocess
+    import sys
+
+    code = ("import sys, json; from pathlib import Path; from doppel.runtime import Runtime; "
+            "from doppel.detect.run import detect_media; "
+            f"r = detect_media(Path({str(clip)!r}), 5, None, False, "
+            "Runtime(device='cpu', progress=False)); "
+            "print(json.dumps(r['forensic']['score']), 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    score, imported = done.stdout.split()[-2:]
+    assert imported == "False" and float(score) == pytest.approx(forensic["score"], abs=1e-6)
 
 
 def test_bad_input_is_refused(tmp_path):

@@ -31,6 +31,23 @@ def test_the_activation_map_adds_up_to_the_logit():
         torch.testing.assert_close(maps.mean(dim=(1, 2)) + network.classify.bias[0], logits)
 
 
+def test_the_numpy_network_on_the_cpu_scores_as_torch_does():
+    """`doppel detect` runs the shipped network in numpy on the CPU: same logits and maps."""
+    import safetensors.numpy
+
+    from doppel.detect.forensic import SHIPPED, _torch_network
+
+    detector = ForensicDetector()
+    assert type(detector.network).__name__ == "NumpyForensicNet"
+    crops = np.random.default_rng(0).integers(0, 256, (3, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    logits, maps = detector.score(crops)
+    detector.network = _torch_network("doppel", safetensors.numpy.load_file(str(SHIPPED)),
+                                      SHIPPED, "cpu")
+    expected_logits, expected_maps = detector.score(crops)
+    np.testing.assert_allclose(logits, expected_logits, atol=1e-4)
+    np.testing.assert_allclose(maps, expected_maps, atol=1e-4)
+
+
 def test_roc_auc_is_the_chance_a_swap_outscores_a_real_face():
     rng = np.random.default_rng(0)
     scores, swapped = rng.random(40), rng.random(40) < 0.5
