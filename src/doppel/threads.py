@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -85,3 +86,19 @@ class Behind:
                     self._waiting.popleft().result()
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def one_model_thread(threads: int) -> Iterator[None]:
+    """A network run per frame (numpy's BLAS; torch's threads are set where its network is
+    loaded) keeps to one thread, so decoding, mediapipe and encoding have the other core: a
+    BLAS pool waiting for a second core that is never free made a tiny swap model's 5-ms face
+    take ~70 ms inside the swap pipeline, and the detector's 5-ms face ~15 ms (measured).
+    `threads` (0: all) caps OpenCV's."""
+    import cv2
+    from threadpoolctl import threadpool_limits
+
+    if threads:
+        cv2.setNumThreads(threads)
+    with threadpool_limits(1, user_api="blas"):
+        yield

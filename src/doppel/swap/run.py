@@ -16,7 +16,6 @@ whole is generated).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import time
@@ -32,6 +31,7 @@ import numpy.typing as npt
 from doppel.errors import DoppelError
 from doppel.runtime import Runtime
 from doppel.swap.commands import SwapConfig
+from doppel.threads import one_model_thread
 from doppel.types import Face, Frame
 
 log = logging.getLogger("doppel.swap")
@@ -73,7 +73,7 @@ def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
     from doppel.runtime import resolve_device
 
     device = resolve_device(runtime.device)
-    with _one_model_thread(runtime.threads):
+    with one_model_thread(runtime.threads):
         return _swap_media(config, runtime, device)
 
 
@@ -110,22 +110,6 @@ def _swap_media(config: SwapConfig, runtime: Runtime, device: str) -> SwapSummar
     summary.seconds = time.perf_counter() - started
     summary.notes += chooser.notes(summary)
     return summary
-
-
-@contextlib.contextmanager
-def _one_model_thread(threads: int) -> Iterator[None]:
-    """The model runs on one thread (numpy's BLAS, or torch's): decoding,
-    mediapipe and x264 keep the other core busy, and a thread pool waiting for a second core
-    that is never free made a tiny model's 5-ms face take ~70 ms inside the pipeline
-    (measured). `threads` (0: all) caps OpenCV's. torch's threads are set where its network
-    is loaded."""
-    import cv2
-    from threadpoolctl import threadpool_limits
-
-    if threads:
-        cv2.setNumThreads(threads)
-    with threadpool_limits(1, user_api="blas"):
-        yield
 
 
 class FaceChooser:
