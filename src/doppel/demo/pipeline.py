@@ -46,7 +46,7 @@ def make_actors(folder: Path, seconds: float, runtime: Runtime) -> Result:
         result[role] = {"seed": seed, "clip": _rel(video, folder), "truth": _rel(truth, folder),
                         "seconds": length, "frames": round(length * FPS)}
         say(f"  {video.name}: {length:g} s of actor {seed} at {SIZE} px "
-                             f"({role}), labelled and signed; truth {truth.name}")
+            f"({role}), labelled and signed; truth {truth.name}")
     return result
 
 
@@ -68,7 +68,7 @@ def collect(folder: Path, actors: Result, runtime: Runtime) -> Result:
         result[role] = {"faceset": _rel(output, folder), "lines": summary.lines(),
                         "faces": info.faces, "frames": summary.frames, "consents": consents}
         say(f"  {output.name}: {info.faces} faces from {summary.frames} "
-                             f"frames; consent: {', '.join(c['kind'] for c in consents)}")
+            f"frames; consent: {', '.join(c['kind'] for c in consents)}")
     return result
 
 
@@ -148,8 +148,8 @@ def check_labels(folder: Path, runtime: Runtime) -> Result:
     stripped = report_dict(verify(screenshot, ledger=ledger))
     say(f"  swapped.mp4: {full['verdict']}")
     say(f"  screenshot.jpg (a frame re-saved as JPEG q75): "
-                         f"{stripped['verdict']}; ledger finds "
-                         f"{stripped['recovered_from'] or 'nothing'}")
+        f"{stripped['verdict']}; ledger finds "
+        f"{stripped['recovered_from'] or 'nothing'}")
     return {"swapped": full, "screenshot": stripped, "screenshot_path": "screenshot.jpg"}
 
 
@@ -175,8 +175,8 @@ def detect(folder: Path, actors: Result, runtime: Runtime) -> Result:
             "trained_on": forensic["detector"]["trained_on"], "note": forensic["note"]}
         score = "no face" if forensic["score"] is None else f"{forensic['score']:.2f}"
         say(f"  {path.name}: provenance {report['provenance']['verdict']}; "
-                             f"forensic {forensic['verdict']} (probability swapped {score}, "
-                             f"{forensic['faces']} faces)")
+            f"forensic {forensic['verdict']} (probability swapped {score}, "
+            f"{forensic['faces']} faces)")
     return result
 
 
