@@ -42,7 +42,11 @@ def run(config: DemoConfig, runtime: Runtime) -> int:
     folder = config.output
     if folder.exists() and not folder.is_dir():
         raise DoppelError(f"{folder} is a file: give a folder for -o")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DoppelError(f"cannot create the folder {folder} ({error.strerror}): choose a "
+                          "writable location for -o") from None
     started = time.perf_counter()
     stages = Stages(folder, total=8, fresh=config.fresh)
     quiet = replace(runtime, progress=False)
