@@ -42,7 +42,11 @@ class ForensicDetector:
         if device == "cpu" and self.meta["network"] == "doppel":
             from doppel.detect.numpy_forensic import NumpyForensicNet
 
-            self.network = NumpyForensicNet(tensors)
+            try:
+                self.network = NumpyForensicNet(tensors)
+            except (KeyError, ValueError, IndexError):
+                raise DoppelError(f"{path} does not fit the doppel network: train it "
+                                  "again") from None
         else:
             self.network = _torch_network(self.meta["network"], tensors, path, device)
 

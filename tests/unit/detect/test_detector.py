@@ -93,3 +93,15 @@ def test_missing_or_foreign_weights_are_refused(tmp_path):
     foreign.write_bytes(b"not a safetensors file")
     with pytest.raises(DoppelError, match="not a doppel detector"):
         ForensicDetector(foreign)
+    import safetensors
+    import safetensors.numpy
+
+    from doppel.detect.forensic import SHIPPED
+
+    with safetensors.safe_open(str(SHIPPED), framework="numpy") as handle:
+        meta = handle.metadata()
+    tensors = safetensors.numpy.load_file(str(SHIPPED))
+    del tensors["features.3.1.running_var"]
+    safetensors.numpy.save_file(tensors, str(tmp_path / "partial.safetensors"), metadata=meta)
+    with pytest.raises(DoppelError, match="does not fit the doppel network"):
+        ForensicDetector(tmp_path / "partial.safetensors")
