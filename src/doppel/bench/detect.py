@@ -201,7 +201,9 @@ def format_table(results: Result) -> str:
 
 
 def format_markdown(results: Result) -> str:
-    lines = [markdown_heading("Detect", results), "",
+    lines = [*markdown_heading("detect", results["machine"],
+                               "mediapipe 0.10.14, torch 2.13.0 (CPU)",
+                               results.get("wall_seconds")),
              f"Test faces: {results['faces']}", "",
              "| detector | " + " | ".join(f"AUC {kind}" for kind in
                                           results["detectors"]["doppel"]["auc"]) +

@@ -105,3 +105,21 @@ def test_missing_or_foreign_weights_are_refused(tmp_path):
     safetensors.numpy.save_file(tensors, str(tmp_path / "partial.safetensors"), metadata=meta)
     with pytest.raises(DoppelError, match="does not fit the doppel network"):
         ForensicDetector(tmp_path / "partial.safetensors")
+
+
+def test_the_benchmarks_tables_are_written_from_its_results():
+    """A 33-minute `doppel bench detect` once lost its numbers to a formatting error here."""
+    from doppel.bench._report import machine_facts
+    from doppel.bench.detect import format_markdown, format_table
+
+    row = {"auc": {"classic crf 18": 0.93, "tiny crf 18": 0.99},
+           "video_accuracy": {"crf 18": 0.8, "crf 28": 0.79}, "false_positive_faces": 0.35,
+           "false_positive_clips": 0.19,
+           "reliability": [{"from": 0.0, "to": 0.1, "faces": 3, "swapped_share": None}]}
+    results = {"machine": machine_facts("detect", True), "faces": {"real crf 18": 4},
+               "detectors": {"doppel": row, "meso4": row}, "wall_seconds": 12.0,
+               "speed": {"faces_per_second": 32.0, "clip": "720p", "faces": 100,
+                         "seconds": 3.1}}
+    markdown = format_markdown(results)
+    assert markdown.startswith("# detect benchmark") and "| meso4 | 0.9300 | 0.9900 |" in markdown
+    assert "32.0 faces/s" in format_table(results)
