@@ -34,6 +34,19 @@ def check_output_path(path: Path, inputs: Iterable[Path] = ()) -> Path:
     return path
 
 
+def make_output_folder(folder: Path) -> Path:
+    """Create `folder` (an -o folder) with its parents, or say in one line why it cannot be."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DoppelError(f"{folder} is a file: give a folder for -o")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DoppelError(f"cannot create the folder {folder} ({error.strerror}): choose a "
+                          "writable location for -o") from None
+    return folder
+
+
 def describe_write_error(error: OSError, path: Path) -> DoppelError | None:
     """A one-line DoppelError for an OSError that means `path` cannot be written, else None."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from doppel.config import check_fields
-from doppel.errors import DoppelError
 from doppel.runtime import Runtime
 
 REPORT = "report.html"
@@ -38,15 +37,9 @@ def run(config: DemoConfig, runtime: Runtime) -> int:
     from doppel.demo import measure, pipeline
     from doppel.demo.report import write_report
     from doppel.demo.stages import Stages
+    from doppel.files import make_output_folder
 
-    folder = config.output
-    if folder.exists() and not folder.is_dir():
-        raise DoppelError(f"{folder} is a file: give a folder for -o")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DoppelError(f"cannot create the folder {folder} ({error.strerror}): choose a "
-                          "writable location for -o") from None
+    folder = make_output_folder(config.output)
     started = time.perf_counter()
     stages = Stages(folder, total=8, fresh=config.fresh)
     quiet = replace(runtime, progress=False)

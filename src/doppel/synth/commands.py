@@ -16,8 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from doppel.config import check_fields
-from doppel.errors import DoppelError
-from doppel.files import atomic_path, check_output_path
+from doppel.files import atomic_path, check_output_path, make_output_folder
 from doppel.media import VideoWriter, WriterConfig, tile_grid, write_image
 from doppel.provenance.keys import SigningConfig
 from doppel.provenance.label import LabelConfig
@@ -78,14 +77,7 @@ def run_synth(config: SynthConfig, runtime: Runtime) -> int:
         log.warning("at %d px the invisible watermark may not be found again (it needs about "
                     "%d px); the signed manifest still labels the clips", config.size,
                     MIN_RELIABLE_SIDE)
-    folder = config.output
-    if folder.exists() and not folder.is_dir():
-        raise DoppelError(f"{folder} is a file: give a folder for -o")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DoppelError(f"cannot create the folder {folder} ({error.strerror}): "
-                          "choose a writable location for -o") from None
+    folder = make_output_folder(config.output)
     if config.contact_sheet:
         path = write_contact_sheet(folder / "contact-sheet.png", config, runtime)
         print(f"{path}: {config.contact_sheet} actors")
