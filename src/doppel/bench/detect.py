@@ -136,7 +136,7 @@ def score(weights: Path | None, faces: Any) -> Result:
     from doppel.detect.run import INCONCLUSIVE, THRESHOLD, FaceScore, ForensicReport
 
     detector = ForensicDetector(weights)
-    logits = np.concatenate([detector.score(faces.crops[start:start + 64])[0]
+    logits = np.concatenate([detector.score(faces.crops[start:start + 64])
                              for start in range(0, len(faces), 64)])
     chance = probability(logits)
     kinds = np.array(faces.kinds)[faces.clips]

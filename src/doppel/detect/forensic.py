@@ -13,12 +13,13 @@ import numpy.typing as npt
 from doppel.errors import DoppelError
 
 SHIPPED = Path(__file__).parent / "weights" / "detector.safetensors"
+HEAT_SIGMA = 4.0  # pixels of the crop: the heatmap shows regions, not single pixels
 
 
 class ForensicDetector:
     """weights: a file written by `doppel detector train` (default: the shipped one). On the
-    CPU the shipped network runs in numpy (no torch import); other networks and devices run in
-    torch."""
+    CPU the network runs in numpy (no torch import); on other devices in torch. Its
+    calibration (Platt scaling fitted on held-out actors) applies to every score."""
 
     def __init__(self, weights: Path | None = None, device: str = "cpu") -> None:
         import safetensors
@@ -38,37 +39,58 @@ class ForensicDetector:
             raise DoppelError(f"{path} is not a doppel detector ({error}): give the file "
                               "doppel detector train wrote") from None
         self.device = device
+        calibration = self.meta.get("calibration", {})
+        self._scale = float(calibration.get("scale", 1.0))
+        self._shift = float(calibration.get("shift", 0.0))
         self.network: Any
-        if device == "cpu" and self.meta["network"] == "doppel":
+        if device == "cpu":
             from doppel.detect.numpy_forensic import NumpyForensicNet
 
             try:
                 self.network = NumpyForensicNet(tensors)
-            except (KeyError, ValueError, IndexError):
-                raise DoppelError(f"{path} does not fit the doppel network: train it "
+            except KeyError:
+                raise DoppelError(f"{path} does not fit the detector's network: train it "
                                   "again") from None
         else:
             self.network = _torch_network(self.meta["network"], tensors, path, device)
 
-    def score(self, crops: npt.NDArray[np.uint8]
-              ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
-        """For aligned crops (uint8 N x S x S x 3, doppel.detect.model's size and coverage):
-        the logits (float32 N; > 0 leans swapped) and, when the network has one, the class
-        activation maps (float32 N x h x w, each cell's share of the logit)."""
+    def score(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """For aligned crops (uint8 N x S x S x 3, doppel.detect's INPUT_SIZE and COVERAGE):
+        the calibrated logits (float32 N; > 0 leans swapped, probability() of them is the
+        chance of a swap)."""
         from doppel.detect.numpy_forensic import NumpyForensicNet
 
         if isinstance(self.network, NumpyForensicNet):
-            return self.network.forward_with_map(crops)
-        import torch
+            logits = self.network.forward(crops)
+        else:
+            import torch
 
-        from doppel.detect.train import to_tensor
+            from doppel.detect.train import to_tensor
 
-        with torch.inference_mode():
-            images = to_tensor(crops).to(self.device)
-            if hasattr(self.network, "forward_with_map"):
-                logits, maps = self.network.forward_with_map(images)
-                return logits.float().cpu().numpy(), maps.float().cpu().numpy()
-            return self.network(images).float().cpu().numpy(), None
+            with torch.inference_mode():
+                logits = self.network(to_tensor(crops).to(self.device)).float().cpu().numpy()
+        return (self._scale * logits + self._shift).astype(np.float32)
+
+    def heatmap(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Where the verdict on one crop comes from: how much each pixel moves the logit (the
+        gradient's size over the colour channels, Simonyan et al. 2014), smoothed over
+        HEAT_SIGMA pixels; float32 S x S, >= 0."""
+        import cv2
+
+        from doppel.detect.numpy_forensic import NumpyForensicNet
+
+        if isinstance(self.network, NumpyForensicNet):
+            gradient = self.network.input_gradient(crop)
+        else:
+            import torch
+
+            from doppel.detect.train import to_tensor
+
+            images = to_tensor(crop[None]).to(self.device).requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.network(images)[0], images)
+            gradient = grad[0].permute(1, 2, 0).float().cpu().numpy()
+        size = np.abs(gradient).sum(axis=2).astype(np.float32)
+        return cv2.GaussianBlur(size, (0, 0), HEAT_SIGMA)
 
 
 def _torch_network(name: str, tensors: dict[str, np.ndarray], path: Path, device: str) -> Any:

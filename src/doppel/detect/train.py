@@ -30,6 +30,7 @@ from doppel.runtime import Runtime
 log = logging.getLogger("doppel.detect")
 
 TRAIN_SEED_BASE = 20_000  # training actors: seeds from here (the pool's are 3001-3399)
+CALIBRATION_SEED_BASE = 21_000  # calibration actors: seeds from here, never trained on
 SBI_SHARE = 0.5
 JPEG_SHARE, RESIZE_SHARE = 0.3, 0.3
 COLOUR_JITTER = 0.1
@@ -45,6 +46,9 @@ class DetectorTrainConfig:
     network: Literal["doppel", "meso4"] = field(default="doppel", metadata={
         "help": "doppel (shipped), or meso4 (the benchmark's reference)"})
     actors: int = field(default=240, metadata={"help": "training actors", "min": 2})
+    calibration_actors: int = field(default=40, metadata={
+        "help": "actors held out of training whose faces set the detector's probabilities "
+                "(0: none)", "min": 0})
     seconds: float = field(default=0.8, metadata={"help": "seconds of each training clip",
                                                   "min": 0.2})
     steps: int = field(default=4000, metadata={
@@ -60,6 +64,9 @@ class DetectorTrainConfig:
         check_fields(self)
         if not self.steps and not self.minutes:
             raise DoppelError("give --steps or --minutes: training needs an end")
+        if self.calibration_actors == 1:
+            raise DoppelError("--calibration-actors needs 2 or more (each one's swap takes "
+                              "the next one's face), or 0 for none")
 
 
 @dataclass
@@ -114,10 +121,18 @@ def train_detector(config: DetectorTrainConfig, runtime: Runtime) -> DetectorTra
             summary.loss = loss.item()
             bar.update()
             bar.set_postfix(loss=f"{summary.loss:.3f}")
+    network.eval()
+    calibration = {"scale": 1.0, "shift": 0.0}
+    if config.calibration_actors:
+        held_out = calibration_faces(config, runtime)
+        with torch.inference_mode():
+            logits = np.concatenate([network(to_tensor(held_out.crops[start:start + 64]))
+                                     .numpy() for start in range(0, len(held_out), 64)])
+        calibration = fit_calibration(logits, held_out.swapped)
     summary.seconds = time.perf_counter() - started
     save_detector(config.output / WEIGHTS_FILE, network, {
         "network": config.network, "config": _plain(asdict(config)), "steps": summary.steps,
-        "faces": len(faces), "trained_on": TRAINED_ON})
+        "faces": len(faces), "calibration": calibration, "trained_on": TRAINED_ON})
     return summary
 
 
@@ -128,20 +143,58 @@ TRAINED_ON = ("synthetic actors only (rendered people who do not exist): real cl
 
 def training_faces(config: DetectorTrainConfig, runtime: Runtime) -> Faces:
     """The training clips' faces, cached in the output folder by what made them."""
+    return _actor_faces(config, runtime, TRAIN_SEED_BASE, config.actors, config.seed,
+                        "training clips")
+
+
+def calibration_faces(config: DetectorTrainConfig, runtime: Runtime) -> Faces:
+    """Faces of actors training never saw, made the same way, for fit_calibration."""
+    return _actor_faces(config, runtime, CALIBRATION_SEED_BASE, config.calibration_actors,
+                        config.seed + 1, "calibration clips")
+
+
+def fit_calibration(logits: npt.NDArray[np.floating], swapped: npt.NDArray[np.bool_]
+                    ) -> dict[str, float]:
+    """Platt scaling: the scale and shift that make sigmoid(scale * logit + shift) the
+    probability a face is swapped, fitted by logistic regression on held-out faces (real and
+    swapped weighed equally). A network recognises the real faces it was trained on, so its
+    raw scores lean "real" there and "swapped" on everyone else: the held-out fit corrects
+    that lean."""
+    z, y = np.asarray(logits, np.float64), np.asarray(swapped, np.float64)
+    if y.min() == y.max():
+        raise DoppelError("calibration needs real and swapped faces: give more actors")
+    weight = np.where(y > 0, 0.5 / y.sum(), 0.5 / (1 - y).sum())
+    features = np.stack([z, np.ones_like(z)], axis=1)
+    params = np.array([1.0, 0.0])
+    for _ in range(50):  # Newton's method on the weighted log loss (convex), a little ridge
+        p = 1 / (1 + np.exp(-np.clip(features @ params, -30, 30)))
+        gradient = features.T @ (weight * (p - y)) + 1e-4 * params
+        hessian = (features * (weight * p * (1 - p))[:, None]).T @ features + 1e-4 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        params -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return {"scale": float(params[0]), "shift": float(params[1])}
+
+
+def _actor_faces(config: DetectorTrainConfig, runtime: Runtime, first_seed: int, actors: int,
+                 seed: int, what: str) -> Faces:
+    """A real clip of each actor and the classic swap of the next one into another of its
+    clips, cached in the output folder by what made them."""
     from doppel.detect.data import classic_swap, join_faces, make_clip_faces, open_face_finder
 
-    key = hashlib.sha256(json.dumps([config.actors, config.seconds, config.seed, 2])
-                         .encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([actors, config.seconds, seed, 2] + (
+        [first_seed] if first_seed != TRAIN_SEED_BASE else [])).encode()).hexdigest()[:12]
     cache = Path(config.output) / f"faces-{key}.npz"
     if cache.exists():
         return _load_faces(cache)
-    rng = np.random.default_rng(config.seed)
-    seeds = [TRAIN_SEED_BASE + index for index in range(config.actors)]
+    rng = np.random.default_rng(seed)
+    seeds = [first_seed + index for index in range(actors)]
     parts = []
     from tqdm import tqdm
 
     with open_face_finder() as detector:
-        for index, seed in enumerate(tqdm(seeds, desc="training clips", unit="actor",
+        for index, seed in enumerate(tqdm(seeds, desc=what, unit="actor",
                                           leave=False, disable=not runtime.progress)):
             source = seeds[(index + 1) % len(seeds)]
             parts.append(make_clip_faces(seed, config.seconds, None, "real", rng, detector))
@@ -149,7 +202,7 @@ def training_faces(config: DetectorTrainConfig, runtime: Runtime) -> Faces:
                                          rng, detector, variant=1))
     faces = join_faces(parts)
     if not len(faces):
-        raise DoppelError("no face was found in the training clips")
+        raise DoppelError(f"no face was found in the {what}")
     Path(config.output).mkdir(parents=True, exist_ok=True)
     _save_faces(cache, faces)
     return faces

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from doppel.errors import DoppelError
-from doppel.numpy_conv import as_matrix, conv3x3
+from doppel.numpy_conv import as_matrix, conv
 from doppel.train.shapes import PRESETS, Shape
 
 Array = npt.NDArray[np.float32]
@@ -85,7 +85,7 @@ class NumpyNetwork:
         return self._conv(f"{name}.out", x, 1)
 
     def _conv(self, layer: str, x: Array, stride: int) -> Array:
-        return conv3x3(x, self._weights[layer], self._biases[layer], stride)
+        return conv(x, self._weights[layer], self._biases[layer], stride)
 
 
 def load_numpy_network(folder: Path, meta: dict[str, Any]) -> NumpyNetwork:

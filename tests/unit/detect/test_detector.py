@@ -22,30 +22,51 @@ def test_networks_are_small_and_give_one_logit_a_face(name):
         assert network(torch.rand(3, 3, INPUT_SIZE, INPUT_SIZE)).shape == (3,)
 
 
-def test_the_activation_map_adds_up_to_the_logit():
-    network = build_detector("doppel").eval()
-    images = torch.rand(2, 3, INPUT_SIZE, INPUT_SIZE)
-    with torch.inference_mode():
-        logits, maps = network.forward_with_map(images)
-        torch.testing.assert_close(logits, network(images))
-        torch.testing.assert_close(maps.mean(dim=(1, 2)) + network.classify.bias[0], logits)
+@pytest.mark.parametrize("name", DETECTORS.names())
+def test_the_numpy_network_scores_and_differentiates_as_torch_does(name):
+    """`doppel detect` runs the network in numpy on the CPU: the same logits, and the same
+    gradient over the pixels (the heatmap's source), flat patches' tied maxima included."""
+    from doppel.detect.numpy_forensic import POOLS, NumpyForensicNet
+    from doppel.detect.model import MesoNet
 
-
-def test_the_numpy_network_on_the_cpu_scores_as_torch_does():
-    """`doppel detect` runs the shipped network in numpy on the CPU: same logits and maps."""
-    import safetensors.numpy
-
-    from doppel.detect.forensic import SHIPPED, _torch_network
-
-    detector = ForensicDetector()
-    assert type(detector.network).__name__ == "NumpyForensicNet"
+    assert POOLS == MesoNet.POOLS
+    torch.manual_seed(0)
+    network = build_detector(name).eval()
+    for module in network.modules():  # batch norm statistics as training would leave them
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(-1.5, 1.5)
+    ours = NumpyForensicNet({key: value.numpy() for key, value in network.state_dict().items()})
     crops = np.random.default_rng(0).integers(0, 256, (3, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
-    logits, maps = detector.score(crops)
-    detector.network = _torch_network("doppel", safetensors.numpy.load_file(str(SHIPPED)),
-                                      SHIPPED, "cpu")
-    expected_logits, expected_maps = detector.score(crops)
-    np.testing.assert_allclose(logits, expected_logits, atol=1e-4)
-    np.testing.assert_allclose(maps, expected_maps, atol=1e-4)
+    crops[:, :40, :40] = 128  # flat: maxima tie
+    images = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255).requires_grad_(True)
+    logits = network(images)
+    np.testing.assert_allclose(ours.forward(crops), logits.detach().numpy(), atol=1e-4)
+    (gradient,) = torch.autograd.grad(logits[1], images)
+    expected = gradient[1].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(ours.input_gradient(crops[1]), expected,
+                               atol=1e-5 * np.abs(expected).max())
+
+
+def test_calibration_makes_probabilities_match_what_held_out_faces_are():
+    from doppel.detect.train import fit_calibration
+
+    rng = np.random.default_rng(1)
+    swapped = rng.random(4000) < 0.3
+    # classes at -1.5 and +1.5 with unit noise: the true log odds (equal priors) are 3x; a
+    # network's raw logits 2x + 2 lean "swapped", so calibration is 1.5 raw - 3
+    x = np.where(swapped, 1.5, -1.5) + rng.normal(0, 1.0, 4000)
+    raw = 2 * x + 2
+    fitted = fit_calibration(raw, swapped)
+    assert fitted["scale"] == pytest.approx(1.5, rel=0.1)
+    assert fitted["shift"] == pytest.approx(-3.0, rel=0.1)
+    calibrated = 1 / (1 + np.exp(-(fitted["scale"] * raw + fitted["shift"])))
+    # real and swapped weigh the same: the threshold sits between the classes
+    assert np.mean(calibrated[~swapped] >= 0.5) == pytest.approx(
+        np.mean(calibrated[swapped] < 0.5), abs=0.03)
+    with pytest.raises(DoppelError, match="real and swapped"):
+        fit_calibration(raw[:10], np.zeros(10, bool))
 
 
 def test_roc_auc_is_the_chance_a_swap_outscores_a_real_face():
@@ -73,14 +94,16 @@ def test_the_file_score_is_the_most_suspicious_tracks_median():
 def test_a_short_training_run_writes_weights_the_detector_loads(tmp_path):
     from doppel.detect.train import DetectorTrainConfig, train_detector
 
-    config = DetectorTrainConfig(output=tmp_path / "det", actors=2, seconds=0.3, steps=2,
-                                 batch=4)
+    config = DetectorTrainConfig(output=tmp_path / "det", actors=2, calibration_actors=2,
+                                 seconds=0.3, steps=2, batch=4)
     summary = train_detector(config, Runtime(progress=False))
     assert summary.steps == 2 and summary.faces > 0
     detector = ForensicDetector(tmp_path / "det" / "detector.safetensors")
     assert detector.meta["network"] == "doppel" and "synthetic" in detector.meta["trained_on"]
-    logits, maps = detector.score(np.zeros((2, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
-    assert logits.shape == (2,) and maps.shape[0] == 2
+    crops = np.zeros((2, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    assert detector.score(crops).shape == (2,)
+    assert detector.heatmap(crops[0]).shape == (INPUT_SIZE, INPUT_SIZE)
+    assert set(detector.meta["calibration"]) == {"scale", "shift"}
     # the faces are cached: a second run starts training at once from the same faces
     again = train_detector(config, Runtime(progress=False))
     assert again.faces == summary.faces
@@ -101,9 +124,9 @@ def test_missing_or_foreign_weights_are_refused(tmp_path):
     with safetensors.safe_open(str(SHIPPED), framework="numpy") as handle:
         meta = handle.metadata()
     tensors = safetensors.numpy.load_file(str(SHIPPED))
-    del tensors["features.3.1.running_var"]
+    del tensors["features.3.2.running_var"]
     safetensors.numpy.save_file(tensors, str(tmp_path / "partial.safetensors"), metadata=meta)
-    with pytest.raises(DoppelError, match="does not fit the doppel network"):
+    with pytest.raises(DoppelError, match="does not fit the detector's network"):
         ForensicDetector(tmp_path / "partial.safetensors")
 
 
