@@ -7,8 +7,9 @@ actors from seed 20000, every test clip here is of the identity pool's actors 20
   swaps of pool actor 1 by a model trained `--train-minutes` on pool 0 -> pool 1 (or the model
   given with --model), six performances (watermarked, as doppel swap's outputs are). Every
   clip again after a re-encode at crf 28.
-- Detectors: the shipped weights (or --detector); the Meso4-shaped reference trained here on
-  the same data for as long as the shipped one's config says (--quick: 1 minute).
+- Detectors: the shipped weights (or --detector); the published-size Meso4 reference trained
+  and calibrated here on the same data for as long as the shipped one's config says (--quick:
+  1 minute).
 - Scores, forensics only: frame-level ROC AUC of each swap kind against the real faces of the
   same encode; video-level accuracy at the default threshold (an inconclusive clip counts as
   wrong); false positives on real faces and real clips at the threshold; a reliability table

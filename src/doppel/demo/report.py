@@ -247,8 +247,8 @@ def _detection(data: Data) -> str:
         f"<td class=\"num\">{_num(d['score'], 3)}</td><td class=\"num\">{d['faces']}</td></tr>"
         for d in (swapped, original))
     heatmap = (f'<figure><img src="{escape(swapped["heatmap"])}" alt="detector heatmap" '
-               f'style="max-width:360px"><figcaption>Where the detector looked on the most '
-               f'suspicious face of the swap.</figcaption></figure>') if swapped["heatmap"] else ""
+               f'style="max-width:360px"><figcaption>The pixels the detector\'s verdict rests on '
+               f'most (red), on the most suspicious face of the swap.</figcaption></figure>') if swapped["heatmap"] else ""
     caveat = "" if "may differ" in swapped["trained_on"] else \
         ". Real-world footage may differ"
     caveat += ". Its accuracy on real faces is not measured here."

@@ -1,5 +1,5 @@
-"""Running a trained forensic detector: aligned crops in, the probability each is swapped and
-where the network looked (its class activation map), out."""
+"""Running a trained forensic detector: aligned crops in, the calibrated probability each is
+swapped out, and for one crop a heatmap of the pixels its verdict rests on."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """The forensic networks: an aligned face crop in, the logit of "swapped" out.
 
-`doppel` (the shipped detector): plain 3x3 convolutions with batch norm, four stride-2 stages
-to an 8x8 map at 128 px, global average pooling and one linear layer, so the class
-activation map (the linear layer's weights over the last map, Zhou et al. 2016) shows where it
-looks at no extra cost. ~0.47M parameters. `meso4`: the MesoNet-4 shape (Afchar et al. 2018:
-four convolution + pooling blocks of 8-16 channels, a 16-unit dense layer), the reference the
-Detect benchmark compares against, trained the same way.
+Both have MesoNet-4's shape (Afchar et al. 2018): four convolution + batch norm + pooling
+blocks, a small dense layer. `meso4` is the published size (16k parameters), the Detect
+benchmark's reference; `doppel`, the shipped detector, is twice as wide (62k). Small on
+purpose: a 0.29M-parameter network trained on the same faces learned who the training actors
+were (its own training faces it judged almost perfectly, unseen real faces it called swapped
+one time in three); these generalise to actors they never saw (BENCHMARKS.md, "Detect").
 """
 
 from __future__ import annotations

@@ -175,10 +175,14 @@ def _write_heatmap(path: Path, rgb: npt.NDArray[np.uint8], aligned: Any,
     from doppel.provenance import LabelConfig, Watermarker, mark_frame, new_watermark_id
 
     size = aligned.image.shape[0]
-    weights = cv2.resize(heat / max(float(heat.max()), 1e-12), (size, size),
-                         interpolation=cv2.INTER_LINEAR)
-    colours = cv2.applyColorMap(np.uint8(255 * np.clip(weights, 0, 1)), cv2.COLORMAP_JET)
-    overlay = (0.5 * aligned.image + 0.5 * colours[..., ::-1]).astype(np.uint8)
+    # scaled to a high percentile, not the peak: gradients have a few sharp peaks that would
+    # leave the rest of the map dark; the colour fades out where the map is weak
+    top = max(float(np.percentile(heat, 99)), 1e-12)
+    weights = np.clip(cv2.resize(heat / top, (size, size), interpolation=cv2.INTER_LINEAR),
+                      0.0, 1.0)[..., None]
+    colours = cv2.applyColorMap(np.uint8(255 * weights[..., 0]), cv2.COLORMAP_JET)[..., ::-1]
+    alpha = 0.7 * weights
+    overlay = ((1 - alpha) * aligned.image + alpha * colours).astype(np.uint8)
     shown = paste_face(rgb, overlay, aligned.matrix)
     marker = Watermarker(new_watermark_id("doppel-detect"))
     write_image(path, mark_frame(shown, marker, LabelConfig(label_text="doppel detect heatmap")))

@@ -7,6 +7,10 @@ into it, through the same camera and final encodes; plus self-blended fakes made
 from the real faces (doppel.detect.sbi), which teach the blend's traces rather than one
 method's. A batch is half real faces, half fakes: SBI_SHARE of those self-blended, the rest
 swaps. Augmentation: flips, JPEG at a random quality, a random downscale and upscale.
+
+Calibration: CALIBRATION_SEED_BASE's actors, never trained on, made the same way, set the
+scale and shift that turn the network's logits into probabilities (fit_calibration), so
+the default threshold means the same on people the detector never saw.
 """
 
 from __future__ import annotations
