@@ -65,8 +65,8 @@ def run(config: DemoConfig, runtime: Runtime) -> int:
         {}, (folder / "screenshot.jpg",), lambda: pipeline.check_labels(folder, quiet))
     detected = stages.run(
         "detect", "detect: provenance and the forensic detector on the swap and the original",
-        {"frames": pipeline.DETECT_FRAMES}, (folder / "detect-swapped", folder /
-                                             "detect-original"),
+        {"frames": pipeline.DETECT_FRAMES, "detector": pipeline.detector_digest()},
+        (folder / "detect-swapped", folder / "detect-original"),
         lambda: pipeline.detect(folder, actors, quiet))
     measured = stages.run(
         "measure", "measure: the swap and the classic baseline against the ground truth",

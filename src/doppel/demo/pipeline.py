@@ -153,6 +153,15 @@ def check_labels(folder: Path, runtime: Runtime) -> Result:
     return {"swapped": full, "screenshot": stripped, "screenshot_path": "screenshot.jpg"}
 
 
+def detector_digest() -> str:
+    """The shipped detector weights' hash: new weights redo the detect stage."""
+    import hashlib
+
+    from doppel.detect.forensic import SHIPPED
+
+    return hashlib.sha256(SHIPPED.read_bytes()).hexdigest()[:16]
+
+
 def detect(folder: Path, actors: Result, runtime: Runtime) -> Result:
     """`doppel detect` on the swap and on the clip it came from: provenance first, then the
     forensic detector's scores on the pixels alone."""
