@@ -34,15 +34,16 @@ def check_output_path(path: Path, inputs: Iterable[Path] = ()) -> Path:
     return path
 
 
-def make_output_folder(folder: Path) -> Path:
-    """Create `folder` (an -o folder) with its parents, or say in one line why it cannot be."""
+def make_output_folder(folder: Path, name: str = "folder") -> Path:
+    """Create `folder` (an -o folder; `name` says what it is for: "model folder") with its
+    parents, or say in one line why it cannot be."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise DoppelError(f"{folder} is a file: give a folder for -o")
+        raise DoppelError(f"{folder} is a file, not a {name}: choose another path for -o")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DoppelError(f"cannot create the folder {folder} ({error.strerror}): choose a "
+        raise DoppelError(f"cannot create the {name} {folder} ({error.strerror}): choose a "
                           "writable location for -o") from None
     return folder
 

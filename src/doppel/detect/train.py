@@ -187,6 +187,8 @@ def _actor_faces(config: DetectorTrainConfig, runtime: Runtime, first_seed: int,
     clips, cached in the output folder by what made them."""
     from doppel.detect.data import classic_swap, join_faces, make_clip_faces, open_face_finder
 
+    # the training faces keep the key they had before calibration sets existed (their
+    # cache, 20 minutes to make, stays valid); other sets add their first seed
     key = hashlib.sha256(json.dumps([actors, config.seconds, seed, 2] + (
         [first_seed] if first_seed != TRAIN_SEED_BASE else [])).encode()).hexdigest()[:12]
     cache = Path(config.output) / f"faces-{key}.npz"

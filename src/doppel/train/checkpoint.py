@@ -24,7 +24,7 @@ import safetensors.torch
 import torch
 
 from doppel.errors import DoppelError
-from doppel.files import atomic_path
+from doppel.files import atomic_path, make_output_folder
 from doppel.train.modelfile import FORMAT_VERSION, META_FILE, META_KEY, MODEL_FILE, \
     STATE_FILE, describe_build, describe_mismatch, read_meta
 
@@ -51,7 +51,7 @@ def save_model(
     meta_text = _meta_json(meta)
     if state is not None:
         _check_state(state, meta)
-    _make_folder(folder)
+    make_output_folder(folder, "model folder")
     if state is not None:
         with atomic_path(folder / STATE_FILE) as temp:
             torch.save(state, temp)
@@ -135,16 +135,6 @@ def restore_rng(state: dict[str, Any], rng: np.random.Generator) -> None:
     random.setstate((version, tuple(internal), gauss_next))
     if "torch_cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["torch_cuda"])
-
-
-def _make_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise DoppelError(f"{folder} is a file, not a model folder: choose another path")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DoppelError(f"cannot create the model folder {folder} ({error.strerror}): "
-                          "choose a writable location") from None
 
 
 def _meta_json(meta: dict[str, Any]) -> str:
