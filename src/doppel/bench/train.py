@@ -6,7 +6,8 @@ for scale, and `doppel train` end to end on two small facesets.
   the trainer's default, through the network in one pass, the trainer's loss, backward,
   Adam), channels_last, denormals flushed, on random pictures; images/s counts both sides.
   Warm-up steps first, then timed steps (fewer for the slow combinations; the count is in
-  the results).
+  the results). On the device `--device` picks (auto: a GPU when there is one); on a GPU
+  every preset is timed with and without bf16 and with more steps.
 - faceswap `original`, shaped as its defaults (64 px; encoder 5x5 convolutions 128-256-512-
   1024, dense 1024, 4x4x1024 and an upscale to 512; decoders 256-128-64): ~82M parameters,
   the peer's CPU reference (7.1 images/s in faceswap itself here, 10 in plain PyTorch).
@@ -24,7 +25,7 @@ from typing import Any
 
 from doppel.bench import BenchConfig
 from doppel.bench._report import machine_facts, markdown_heading, progress_printer, write_results
-from doppel.runtime import Runtime, apply_threads
+from doppel.runtime import Runtime, apply_threads, resolve_device
 
 Result = dict[str, Any]
 
@@ -34,6 +35,7 @@ END_TO_END_STEPS, QUICK_END_TO_END_STEPS = 60, 10
 # (warm-up, timed) steps per case; slow cases get fewer.
 STEPS = {"tiny": (2, 8), "base": (1, 3), "hq": (1, 2), "original": (1, 3)}
 BF16_STEPS = (1, 1)
+GPU_STEPS = (5, 30)
 
 
 def run(config: BenchConfig, runtime: Runtime) -> None:
@@ -41,24 +43,26 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
 
     apply_threads(runtime.threads)
     torch.set_flush_denormal(True)
+    device = resolve_device(runtime.device)
     say = progress_printer("train", runtime)
     started = time.perf_counter()
     results: Result = {"suite": "train", "machine": machine_facts("train", config.quick),
-                       "batch_per_side": BATCH, "networks": []}
+                       "device": device_name(device), "batch_per_side": BATCH,
+                       "networks": []}
     presets = ("tiny",) if config.quick else ("tiny", "base", "hq")
     for preset in presets:
         for architecture in ("df", "liae"):
             for bf16 in (False, True):
-                if bf16 and preset == "hq":
+                if bf16 and preset == "hq" and device == "cpu":
                     continue  # minutes a step on a CPU: hq is the GPU preset
                 say(f"{architecture} {preset}{' bf16' if bf16 else ''}")
-                results["networks"].append(time_network(architecture, preset, bf16))
+                results["networks"].append(time_network(architecture, preset, bf16, device))
     if not config.quick:
         say("faceswap original-shaped network")
-        results["original"] = time_network("original", "original", False)
+        results["original"] = time_network("original", "original", False, device)
     say("doppel train end to end (tiny)")
     results["end_to_end"] = time_end_to_end(
-        QUICK_END_TO_END_STEPS if config.quick else END_TO_END_STEPS)
+        QUICK_END_TO_END_STEPS if config.quick else END_TO_END_STEPS, device=device)
     tiny = next(row for row in results["networks"]
                 if row["preset"] == "tiny" and row["architecture"] == "df" and not row["bf16"])
     if "original" in results:
@@ -72,7 +76,16 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
     write_results("train", results, format_markdown(results), config.output)
 
 
-def time_network(architecture: str, preset: str, bf16: bool) -> Result:
+def device_name(device: str) -> str:
+    """The device in words, for the results: "cpu", or the GPU's name."""
+    if device != "cuda":
+        return device
+    import torch
+
+    return f"cuda: {torch.cuda.get_device_name()}"
+
+
+def time_network(architecture: str, preset: str, bf16: bool, device: str = "cpu") -> Result:
     import torch
 
     from doppel.train.losses import LossOptions
@@ -85,43 +98,57 @@ def time_network(architecture: str, preset: str, bf16: bool) -> Result:
     else:
         model = build_model(ModelOptions(architecture, preset))
         resolution = PRESETS[preset].resolution
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-5, betas=(0.5, 0.999), fused=True)
-    pictures = {side: torch.rand(BATCH, 3, resolution, resolution).contiguous(
+    pictures = {side: torch.rand(BATCH, 3, resolution, resolution, device=device).contiguous(
         memory_format=torch.channels_last) for side in ("source", "target")}
-    masks = {side: torch.ones(BATCH, 2, resolution, resolution) for side in pictures}
+    masks = {side: torch.ones(BATCH, 2, resolution, resolution, device=device)
+             for side in pictures}
     options = LossOptions()
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            total, _, _ = reconstruction_loss(model, pictures, pictures, masks, options)
+        total, _, _ = reconstruction_loss(model, pictures, pictures, masks, options, bf16)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
 
-    warm, timed = BF16_STEPS if bf16 else STEPS[preset]
+    warm, timed = GPU_STEPS if device != "cpu" else BF16_STEPS if bf16 else STEPS[preset]
     for _ in range(warm):
         step()
+    _synchronize(device)
     started = time.perf_counter()
     for _ in range(timed):
         step()
+    _synchronize(device)
     seconds = time.perf_counter() - started
     return {"architecture": architecture, "preset": preset, "bf16": bf16,
             "resolution": resolution, "parameters": count_parameters(model),
             "steps": timed, "images_per_second": 2 * BATCH * timed / seconds}
 
 
-def time_end_to_end(steps: int) -> Result:
+def _synchronize(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def time_end_to_end(steps: int, preset: str = "tiny", device: str = "cpu",
+                    facesets: tuple[Path, Path] | None = None) -> Result:
+    """`doppel train` for `steps` steps on two small facesets (made here unless `facesets`
+    gives a source and a target)."""
     from doppel.train.trainer import TrainConfig, train
 
     with tempfile.TemporaryDirectory(prefix="doppel-bench-train-") as work:
         folder = Path(work)
-        source, target = (make_training_faceset(folder / side, index)
-                          for side, index in (("source", 0), ("target", 1)))
+        source, target = facesets or tuple(
+            make_training_faceset(folder / side, index)
+            for side, index in (("source", 0), ("target", 1)))
         summary = train(TrainConfig(source=source, target=target, output=folder / "model",
-                                    steps=steps, save_every=10 * steps,
-                                    preview_every=10 * steps), Runtime(progress=False))
-    return {"steps": steps, "seconds": summary.seconds,
+                                    preset=preset, steps=steps, save_every=10 * steps,
+                                    preview_every=10 * steps),
+                        Runtime(device=device, progress=False))
+    return {"preset": preset, "steps": steps, "seconds": summary.seconds,
             "images_per_second": summary.images_per_second}
 
 
@@ -212,8 +239,9 @@ def original_shaped() -> Any:
 
 def format_table(results: Result) -> str:
     machine = results["machine"]
-    lines = [f"train: {machine['cpu']}, {machine['cores']} cores, {results['batch_per_side']} "
-             "faces a side per step", "",
+    lines = [f"train: {machine['cpu']}, {machine['cores']} cores, "
+             f"{results.get('device', 'cpu')}, {results['batch_per_side']} faces a side per step",
+             "",
              f"  {'network':22} {'params':>8} {'images/s':>9}"]
     rows = list(results["networks"]) + ([results["original"]] if "original" in results else [])
     for row in rows:
@@ -233,7 +261,10 @@ def format_table(results: Result) -> str:
 
 
 def format_markdown(results: Result) -> str:
-    lines = markdown_heading("train", results["machine"], "torch 2.13.0 (CPU)",
+    import torch
+
+    lines = markdown_heading("train", results["machine"],
+                             f"torch {torch.__version__}, {results.get('device', 'cpu')}",
                              results["wall_seconds"])
     lines += ["| network | resolution | parameters | bf16 | images/s (both sides) |",
               "|---|---:|---:|---|---:|"]

@@ -111,26 +111,30 @@ def read_train_state(folder: Path) -> dict[str, Any] | None:
     return state
 
 
-def capture_rng(rng: np.random.Generator) -> dict[str, Any]:
-    """The states of torch's global generators, `rng` and python's random, as plain data."""
+def capture_rng(rng: np.random.Generator | None = None) -> dict[str, Any]:
+    """The states of torch's global generators, python's random and `rng` (when given), as
+    plain data."""
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": _plain(rng.bit_generator.state),
         "python": _plain(random.getstate()),
     }
+    if rng is not None:
+        state["numpy"] = _plain(rng.bit_generator.state)
     # Only when already in use: asking earlier would start CUDA in a CPU-only run.
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["torch_cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def restore_rng(state: dict[str, Any], rng: np.random.Generator) -> None:
-    """Put back what capture_rng returned: `rng` in place, torch and python globally.
+def restore_rng(state: dict[str, Any], rng: np.random.Generator | None = None) -> None:
+    """Put back what capture_rng returned: torch and python globally, `rng` (when given and
+    saved) in place.
 
     CUDA states are restored when this machine has CUDA; a CPU resume of a GPU run skips them.
     """
     torch.set_rng_state(state["torch"])
-    rng.bit_generator.state = state["numpy"]
+    if rng is not None and "numpy" in state:
+        rng.bit_generator.state = state["numpy"]
     version, internal, gauss_next = state["python"]
     random.setstate((version, tuple(internal), gauss_next))
     if "torch_cuda" in state and torch.cuda.is_available():

@@ -5,4 +5,5 @@ from typing import Literal
 
 Architecture = Literal["df", "liae"]
 Preset = Literal["tiny", "base", "hq"]
+Precision = Literal["auto", "fp32", "bf16"]
 Side = Literal["source", "target"]

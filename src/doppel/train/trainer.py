@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from doppel.errors import DoppelError
 from doppel.runtime import Runtime
 from doppel.train.augment import AugmentOptions
-from doppel.train.choices import Architecture, Preset
+from doppel.train.choices import Architecture, Precision, Preset
 from doppel.train.data import TrainingFaces
 from doppel.train.losses import LossOptions
 
@@ -70,6 +69,9 @@ class TrainConfig:
     gan_weight: float = field(default=0.0, metadata={
         "help": "weight of the adversarial loss (a patch discriminator; 0: off). Switch it "
                 "on once reconstruction has converged, by resuming with it", "min": 0.0})
+    precision: Precision = field(default="auto", metadata={
+        "help": "the network's arithmetic: auto (bf16 autocast for hq on a GPU, float32 "
+                "otherwise, as measured: BENCHMARKS.md), fp32, or bf16"})
     seed: int = field(default=0, metadata={"help": "random seed (augmentation, weights)"})
     augment: AugmentOptions = field(default_factory=AugmentOptions,
                                     metadata={"help": "augmentation"})
@@ -127,7 +129,6 @@ def train(config: TrainConfig, runtime: Runtime) -> RunSummary:
     # whole update (tiny: 3.6 ms a step against 13.7 for the default and foreach loops).
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
                                  betas=(0.5, 0.999), fused=True)
-    rng = np.random.default_rng(config.seed)
     adversary = None
     if config.gan_weight > 0:
         from doppel.train.adversarial import Adversary
@@ -135,12 +136,11 @@ def train(config: TrainConfig, runtime: Runtime) -> RunSummary:
         adversary = Adversary(config.gan_weight, config.learning_rate, device)
     step = 0
     if meta is not None:
-        step = _resume(config.output, model, optimizer, rng, adversary)
+        step = _resume(config.output, model, optimizer, adversary)
     if config.output.exists() and not config.output.is_dir():
         raise DoppelError(f"{config.output} is a file: give a folder for the model with -o")
     config.output.mkdir(parents=True, exist_ok=True)
-    loop = _Loop(config, runtime, model, optimizer, rng, faces, config.augment,
-                 config.losses, device, adversary)
+    loop = _Loop(config, runtime, model, optimizer, faces, device, adversary)
     return loop.run(step, _describe(config, faces, resolution))
 
 
@@ -148,26 +148,29 @@ class _Loop:
     """One run's state: the network, its optimizer, the data and where it all goes."""
 
     def __init__(self, config: TrainConfig, runtime: Runtime, model: Any, optimizer: Any,
-                 rng: np.random.Generator, faces: dict[str, TrainingFaces],
-                 augment: AugmentOptions, losses: LossOptions, device: Any,
-                 adversary: Any = None) -> None:
+                 faces: dict[str, TrainingFaces], device: Any, adversary: Any = None) -> None:
         self.config, self.runtime, self.adversary = config, runtime, adversary
-        self.model, self.optimizer, self.rng = model, optimizer, rng
-        self.faces, self.augment, self.losses, self.device = faces, augment, losses, device
+        self.model, self.optimizer = model, optimizer
+        self.faces, self.augment, self.losses = faces, config.augment, config.losses
+        self.device = device
+        self.bf16 = use_bf16(config.precision, device.type, config.preset)
         shown = min(PREVIEW_FACES, *(len(faces[side]) for side in SIDES))
         self.preview_faces = {side: _spread(len(faces[side]), shown) for side in SIDES}
 
     def run(self, first_step: int, description: dict[str, Any]) -> RunSummary:
         from tqdm import tqdm
 
+        from doppel.train.feed import BatchFeeder, feed_workers
+
         config = self.config
         step, started, last_loss = first_step, time.monotonic(), {}
         deadline = started + config.minutes * 60 if config.minutes else math.inf
         total = config.steps if config.steps else None
         stopped_by = "the step limit"
-        with _interrupts() as interrupted, tqdm(total=total, initial=step, unit="step",
-                                                 disable=not self.runtime.progress,
-                                                 desc="train") as bar:
+        feeder = BatchFeeder(self.feed_batch, first_step, feed_workers(self.device.type))
+        with _interrupts() as interrupted, feeder, tqdm(
+                total=total, initial=step, unit="step", disable=not self.runtime.progress,
+                desc="train") as bar:
             while not config.steps or step < config.steps:
                 if time.monotonic() >= deadline:
                     stopped_by = "the time limit"
@@ -175,7 +178,7 @@ class _Loop:
                 if interrupted():
                     stopped_by = "Ctrl-C"
                     break
-                last_loss = self.step()
+                last_loss = self.step(feeder.take(step))
                 step += 1
                 bar.update(1)
                 bar.set_postfix({side: f"{value:.4f}" for side, value in last_loss.items()})
@@ -194,26 +197,45 @@ class _Loop:
         return RunSummary(config.output, first_step, step, seconds,
                           images / seconds if seconds > 0 else 0.0, last_loss, stopped_by)
 
-    def step(self) -> dict[str, float]:
+    def feed_batch(self, step: int) -> dict[str, tuple[Any, ...]]:
+        """make_batch's arrays as torch tensors; for a GPU in pinned memory, copied there in
+        the step without holding it up (pageable copies block: on an H100, hq spent as
+        long copying its batches as computing)."""
+        import torch
+
+        pin = self.device.type == "cuda"
+        return {side: tuple(torch.from_numpy(array).pin_memory() if pin
+                            else torch.from_numpy(array) for array in arrays)
+                for side, arrays in self.make_batch(step).items()}
+
+    def make_batch(self, step: int) -> dict[str, tuple[np.ndarray, ...]]:
+        """Both sides' (inputs, targets, masks) for `step`: faces picked and augmented with
+        the step's own random numbers (doppel.train.feed.step_rng). Runs on worker threads."""
         from doppel.train.augment import augment_batch, transfer_colours
         from doppel.train.data import unpack_masks
+        from doppel.train.feed import step_rng
 
-        self.model.train()
-        inputs, targets, masks = {}, {}, {}
+        rng = step_rng(self.config.seed, step)
+        arrays = {}
         for side in SIDES:
             faces = self.faces[side]
-            picked = self.rng.integers(0, len(faces), self.config.batch)
+            picked = rng.integers(0, len(faces), self.config.batch)
             crops = faces.crops[picked]
             if side == "source" and self.augment.colour_transfer > 0:
                 other = self.faces["target"]
                 crops = transfer_colours(crops, faces.masks[picked], other.crops, other.masks,
-                                         self.rng, self.augment.colour_transfer)
-            batch = augment_batch(crops, faces.masks[picked], self.rng, self.augment)
-            inputs[side], targets[side], masks[side] = (
-                self._tensor(array) for array in
-                (batch.inputs, batch.targets, np.concatenate(unpack_masks(batch.masks), 1)))
+                                         rng, self.augment.colour_transfer)
+            batch = augment_batch(crops, faces.masks[picked], rng, self.augment)
+            arrays[side] = (batch.inputs, batch.targets,
+                            np.concatenate(unpack_masks(batch.masks), 1))
+        return arrays
+
+    def step(self, arrays: dict[str, tuple[Any, ...]]) -> dict[str, float]:
+        self.model.train()
+        inputs, targets, masks = ({side: self._tensor(arrays[side][part]) for side in SIDES}
+                                  for part in range(3))
         total, values, outputs = reconstruction_loss(self.model, inputs, targets, masks,
-                                                     self.losses)
+                                                     self.losses, self.bf16)
         if self.adversary is not None:
             import torch
 
@@ -237,10 +259,10 @@ class _Loop:
             values["discriminator"] = self.adversary.learn(reals, fakes)
         return values
 
-    def _tensor(self, array: npt.NDArray[np.float32]) -> Any:
+    def _tensor(self, tensor: Any) -> Any:
         import torch
 
-        return torch.from_numpy(array).to(self.device).contiguous(
+        return tensor.to(self.device, non_blocking=True).contiguous(
             memory_format=torch.channels_last)
 
     def log(self, step: int, loss: dict[str, float], seconds: float) -> None:
@@ -253,7 +275,7 @@ class _Loop:
         from doppel.train.checkpoint import capture_rng, save_model
 
         state = {"step": step, "optimizer": self.optimizer.state_dict(),
-                 "rng": capture_rng(self.rng)}
+                 "rng": capture_rng()}
         if self.adversary is not None:
             state["adversary"] = self.adversary.state()
         save_model(self.config.output, self.model, {**description, "step": step}, state)
@@ -265,15 +287,35 @@ class _Loop:
                              self.model, self.faces, self.preview_faces, self.device)
 
 
+# bf16 autocast against float32, a training step at 32 faces a side (`doppel bench train`):
+# on an H100 hq 1.33x, base 0.85-1.02x, tiny 0.79x (too small to gain); on 2 CPU cores
+# ~0.1x for every preset.
+BF16_PRESETS = ("hq",)
+
+
+def use_bf16(precision: str, device_type: str, preset: str) -> bool:
+    """Whether the network runs under bf16 autocast (the losses stay float32)."""
+    if precision == "auto":
+        return device_type == "cuda" and preset in BF16_PRESETS
+    return precision == "bf16"
+
+
 def reconstruction_loss(model: Any, inputs: dict[str, Any], targets: dict[str, Any],
-                        masks: dict[str, Any], options: LossOptions
+                        masks: dict[str, Any], options: LossOptions, bf16: bool = False
                         ) -> tuple[Any, dict[str, float], Any]:
     """Both sides rebuilt in one pass (model.reconstruct_both) and scored: the sum of the
     sides' losses (to backpropagate), each side's value, and the outputs ((rgb, mask) of the
-    source, then of the target)."""
+    source, then of the target). bf16: the network under bf16 autocast; its outputs are
+    scored in float32 (SSIM's variances, E[x^2] - E[x]^2, lose every digit in bf16)."""
+    import torch
+
     from doppel.train.losses import face_loss
 
-    outputs = model.reconstruct_both(inputs["source"], inputs["target"])
+    device_type = inputs["source"].device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+        outputs = model.reconstruct_both(inputs["source"], inputs["target"])
+    if bf16:
+        outputs = tuple((rgb.float(), mask.float()) for rgb, mask in outputs)
     losses = {side: face_loss(rgb, mask, targets[side], masks[side], options)
               for side, (rgb, mask) in zip(SIDES, outputs, strict=True)}
     return (losses["source"] + losses["target"],
@@ -346,10 +388,10 @@ def _check_same_model(meta: dict[str, Any], config: TrainConfig) -> None:
                 "train into a new -o folder")
 
 
-def _resume(folder: Path, model: Any, optimizer: Any, rng: np.random.Generator,
-            adversary: Any = None) -> int:
-    """The step `folder`'s model was saved at, with model, optimizer, RNG and (when training
-    adversarially and the save has one) the discriminator as they were."""
+def _resume(folder: Path, model: Any, optimizer: Any, adversary: Any = None) -> int:
+    """The step `folder`'s model was saved at, with model, optimizer, torch's RNG and (when
+    training adversarially and the save has one) the discriminator as they were. The
+    batches need no saved state: each step's comes from the seed and the step's number."""
     from doppel.train.checkpoint import load_weights, read_train_state, restore_rng
 
     meta = load_weights(folder, model)
@@ -359,7 +401,7 @@ def _resume(folder: Path, model: Any, optimizer: Any, rng: np.random.Generator,
                     "optimizer", folder)
         return int(meta.get("step", 0))
     optimizer.load_state_dict(state["optimizer"])
-    restore_rng(state["rng"], rng)
+    restore_rng(state["rng"])
     if adversary is not None and "adversary" in state:
         adversary.restore(state["adversary"])
     return int(state["step"])

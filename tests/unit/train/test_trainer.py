@@ -163,3 +163,22 @@ def _reframe(folder, coverage: str) -> None:
 
     with sqlite3.connect(folder / "index.sqlite") as connection:
         connection.execute("UPDATE faces SET coverage = ?", (coverage,))
+
+
+def test_bf16_is_chosen_where_it_was_measured_faster_or_when_asked():
+    from doppel.train.trainer import use_bf16
+
+    assert use_bf16("auto", "cuda", "hq")
+    assert not use_bf16("auto", "cuda", "tiny")
+    assert not use_bf16("auto", "cpu", "hq")
+    assert use_bf16("bf16", "cpu", "tiny") and not use_bf16("fp32", "cuda", "hq")
+
+
+def test_a_bf16_run_learns_in_float32_weights(facesets, tmp_path):
+    from safetensors.numpy import load_file
+
+    train(config(facesets, tmp_path / "model", steps=3, batch=4, precision="bf16"), QUIET)
+    history = losses(tmp_path / "model")
+    assert len(history) == 3 and all(np.isfinite(history))
+    weights = load_file(tmp_path / "model" / "model.safetensors")
+    assert {array.dtype for array in weights.values()} == {np.dtype(np.float32)}
