@@ -5,9 +5,12 @@ the batches before it: batches can then be made in any order on any number of th
 run resumed at step k sees the batches a run that never stopped would have seen.
 
 Why threads: augmentation is numpy and OpenCV work, one call per picture, and both release
-the GIL inside each call. On a GPU the network's step is a few milliseconds and the batches
-are the work (hq: ~0.2 s of one core a side at 32 faces); on 2 CPU cores one thread making
-the next batch overlaps the network's step.
+the GIL inside each call. Beside a GPU the batches are the work: `doppel train` hq on an
+H100 ran at 350 images/s with one thread making them and 914-980 with eight, where the
+network's step alone takes 2,230 (benchmarks/gpu_check.py, BENCHMARKS.md); eight threads are
+2.6x one, not 8x, so processes are the next step there. On 2 CPU cores one thread making the
+next batch beside the network's step is as fast as making it in the step (within the VM's
+noise), and keeps one way of making batches.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ class _Loop:
         deadline = started + config.minutes * 60 if config.minutes else math.inf
         total = config.steps if config.steps else None
         stopped_by = "the step limit"
-        feeder = BatchFeeder(self.feed_batch, first_step, feed_workers(self.device.type))
+        feeder = BatchFeeder(self.make_batch, first_step, feed_workers(self.device.type))
         with _interrupts() as interrupted, feeder, tqdm(
                 total=total, initial=step, unit="step", disable=not self.runtime.progress,
                 desc="train") as bar:
@@ -197,17 +197,6 @@ class _Loop:
         return RunSummary(config.output, first_step, step, seconds,
                           images / seconds if seconds > 0 else 0.0, last_loss, stopped_by)
 
-    def feed_batch(self, step: int) -> dict[str, tuple[Any, ...]]:
-        """make_batch's arrays as torch tensors; for a GPU in pinned memory, copied there in
-        the step without holding it up (pageable copies block: on an H100, hq spent as
-        long copying its batches as computing)."""
-        import torch
-
-        pin = self.device.type == "cuda"
-        return {side: tuple(torch.from_numpy(array).pin_memory() if pin
-                            else torch.from_numpy(array) for array in arrays)
-                for side, arrays in self.make_batch(step).items()}
-
     def make_batch(self, step: int) -> dict[str, tuple[np.ndarray, ...]]:
         """Both sides' (inputs, targets, masks) for `step`: faces picked and augmented with
         the step's own random numbers (doppel.train.feed.step_rng). Runs on worker threads."""
@@ -230,7 +219,7 @@ class _Loop:
                             np.concatenate(unpack_masks(batch.masks), 1))
         return arrays
 
-    def step(self, arrays: dict[str, tuple[Any, ...]]) -> dict[str, float]:
+    def step(self, arrays: dict[str, tuple[np.ndarray, ...]]) -> dict[str, float]:
         self.model.train()
         inputs, targets, masks = ({side: self._tensor(arrays[side][part]) for side in SIDES}
                                   for part in range(3))
@@ -259,10 +248,12 @@ class _Loop:
             values["discriminator"] = self.adversary.learn(reals, fakes)
         return values
 
-    def _tensor(self, tensor: Any) -> Any:
+    def _tensor(self, array: np.ndarray) -> Any:
+        # Pinned memory and non-blocking copies were tried for a GPU: no faster (hq on an
+        # H100, where making the batches is what limits a step).
         import torch
 
-        return tensor.to(self.device, non_blocking=True).contiguous(
+        return torch.from_numpy(array).to(self.device).contiguous(
             memory_format=torch.channels_last)
 
     def log(self, step: int, loss: dict[str, float], seconds: float) -> None:
