@@ -6,13 +6,15 @@ from the same run.
 - Data: the pair's source and target actors (quality suite pair 0: pool 0 -> pool 1), 300
   frames each of a performance the suite never scores (`make_training_faceset`, alignment from
   the true landmarks), 128-px crops, in each actor's own scene.
-- Training: `doppel train` defaults (df, tiny) for `--train-minutes` (15; --quick: 1), resumed
+- Training: `doppel train` defaults (df, tiny, face coverage cut from the facesets'
+  whole-face crops, batch 16, learning rate 4e-4) for `--train-minutes` (15; --quick: 1), resumed
   from each curve point to the next (resuming is exact, so the stops change nothing but a few
   seconds of saving). The curve is scored at 1, 2, 5, 10 and 15 minutes (scaled to the budget).
 - Adversarial stage: at two thirds of the budget the run forks; one branch goes on as before,
   the other with `--gan-weight` (GAN_WEIGHT) for the same minutes; both are scored at the end.
 - Scores: `doppel.bench.quality.score_pair` (SSIM vs the ideal swap, source top-1 among the
-  suite's identities, NME, pose, flicker); a preview per point goes to benchmarks/work/.
+  suite's identities, NME, pose, flicker) with the model swapper's defaults (as `doppel swap`
+  pastes); a preview per point goes to benchmarks/work/.
 """
 
 from __future__ import annotations

@@ -161,6 +161,35 @@ def paste_face(frame: npt.NDArray[np.uint8], crop: npt.NDArray[np.uint8], matrix
     return pasted
 
 
+def reframe_matrix(size_from: int, coverage_from: Coverage, size_to: int,
+                   coverage_to: Coverage) -> Matrix:
+    """float64 (2, 3): pixels of a `size_from` crop at `coverage_from` -> pixels of the same
+    face's `size_to` crop at `coverage_to` (both windows are fixed in template units, so this
+    needs no landmarks). A face kept at a wide coverage can then be trained at a narrower one.
+    Refused when `coverage_to` reaches outside `coverage_from` (the crop holds no pixels
+    there)."""
+    if not covers(coverage_from, coverage_to):
+        raise DoppelError(f"a {coverage_from!r} crop does not hold a {coverage_to!r} one: "
+                          f"extract the faces again with --coverage {coverage_to}")
+    return _compose(_unit_to_crop(size_to, coverage_to),
+                    invert_matrix(_unit_to_crop(size_from, coverage_from)))
+
+
+def covers(outer: Coverage, inner: Coverage) -> bool:
+    """Whether a crop at coverage `outer` shows everything a crop at `inner` shows."""
+    (left_o, top_o, side_o), (left_i, top_i, side_i) = WINDOWS[outer], WINDOWS[inner]
+    return (left_o <= left_i and top_o <= top_i and left_o + side_o >= left_i + side_i
+            and top_o + side_o >= top_i + side_i)
+
+
+def warp_crop(crop: npt.NDArray[np.generic], to_new: Matrix, size: int,
+              sharp: bool = True) -> npt.NDArray[np.generic]:
+    """`crop` (H x W or H x W x C) through `to_new` (old crop pixels -> new), as a `size`
+    pixel square; sampled as align_face samples frames (bicubic when enlarging and `sharp`,
+    box-averaged when shrinking by 2 or more)."""
+    return _warp(np.ascontiguousarray(crop), invert_matrix(to_new), size, size, sharp)
+
+
 def template_points(size: int = 256, coverage: Coverage = "face") -> npt.NDArray[np.float32]:
     """float32 (68, 2): where the template's landmarks lie in a `size`-pixel crop at `coverage`."""
     return transform_points(TEMPLATE, _unit_to_crop(size, coverage)).astype(np.float32)

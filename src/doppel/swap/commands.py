@@ -32,14 +32,18 @@ class SwapConfig:
     reference_distance: float = field(default=REFERENCE_DISTANCE, metadata={
         "help": "largest identity distance (dlib embeddings) at which a face counts as the "
                 "target or reference person", "min": 0.0, "max": 2.0})
-    # Defaults: the best of `doppel bench train-quality`'s combinations on a 15-minute tiny
-    # model (BENCHMARKS.md): no colour transfer (reinhard cost 0.07 SSIM and raised flicker to
-    # 1.37 against the synthetic truth), the learned mask cut to the landmarks' hull, alpha.
+    # Defaults: the best of the combinations scored on 15-minute tiny models (BENCHMARKS.md):
+    # no colour transfer (reinhard cost 0.07 SSIM and raised flicker to 1.37 against the
+    # synthetic truth); the landmarks' hull (the learned mask of a young model is smaller than
+    # the face and leaves the target's cheeks and jaw) and a Laplacian blend: closer to the
+    # truth (SSIM +0.02), steadier and with the expression closer at 5, 10 and 15 minutes,
+    # closer to the source at 5 and 10 (not at 15: 0.451 against 0.429).
     colour: str = field(default="none", metadata={
         "help": "colour transfer of the drawn face to the target's (none, reinhard, "
                 "histogram)"})
-    blend: str = field(default="alpha", metadata={"help": "blend (alpha, laplacian, poisson)"})
-    mask: str = field(default="both", metadata={
+    blend: str = field(default="laplacian", metadata={
+        "help": "blend (alpha, laplacian, poisson)"})
+    mask: str = field(default="hull", metadata={
         "help": "where the face is pasted: learned (the model's mask), hull (the landmarks' "
                 "face outline) or both (where both agree)"})
     erode: float = field(default=0.0, metadata={

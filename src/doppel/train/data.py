@@ -36,13 +36,13 @@ class TrainingFaces:
         return len(self.crops)
 
 
-def load_faces(path: Path, resolution: int, side: str) -> TrainingFaces:
-    """Every face of the faceset at `path`, resized to `resolution` pixels. side: "source"
-    or "target", for the error messages. A faceset without a consent record, or without
-    faces, is refused with what to do."""
-    import cv2
-
-    from doppel.faces.align import transform_points
+def load_faces(path: Path, resolution: int, side: str, coverage: str | None = None
+               ) -> TrainingFaces:
+    """Every face of the faceset at `path` at `resolution` pixels and `coverage` (None: the
+    faceset's own; a narrower one is cut from its crops, doppel.faces.align.reframe_matrix).
+    side: "source" or "target", for the error messages. A faceset without a consent record,
+    or without faces, is refused with what to do."""
+    from doppel.faces.align import reframe_matrix, transform_points, warp_crop
     from doppel.faces.masks import component_masks
     from doppel.faceset import open_faceset
 
@@ -58,19 +58,22 @@ def load_faces(path: Path, resolution: int, side: str) -> TrainingFaces:
         if len(faceset) == 0:
             raise DoppelError(f"the {side} faceset {path} holds no faces: extract some "
                               "into it first")
-        coverage = str(faceset.coverage)
+        coverage = coverage or str(faceset.coverage)
         consents = faceset.consents
         identity = mean_identity(faceset.tracks())
         crops, masks = [], []
         for record in faceset.faces():
             assert record.crop is not None and record.mask is not None
-            scale = resolution / record.size
-            points = transform_points(record.points68, record.matrix) * scale + (scale - 1) / 2
+            try:
+                to_training = reframe_matrix(record.size, record.coverage, resolution,
+                                             coverage)  # type: ignore[arg-type]
+            except DoppelError as error:
+                raise DoppelError(f"the {side} faceset {path}: {error}") from None
+            points = transform_points(transform_points(record.points68, record.matrix),
+                                      to_training)
             parts = component_masks(points, (resolution, resolution))
-            crops.append(cv2.resize(record.crop, (resolution, resolution),
-                                    interpolation=_interpolation(scale)))
-            hull = cv2.resize(record.mask, (resolution, resolution),
-                              interpolation=_interpolation(scale))
+            crops.append(warp_crop(record.crop, to_training, resolution))
+            hull = warp_crop(record.mask, to_training, resolution, sharp=False)
             masks.append(pack_masks(hull, parts["eyes"] | parts["mouth"]))
     return TrainingFaces(path, np.stack(crops), np.stack(masks), coverage, consents, identity)
 
@@ -102,8 +105,3 @@ def unpack_masks(packed: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.float
     parts = np.clip((level - PACKED_HULL) / (255.0 - PACKED_HULL), 0.0, 1.0)
     return hull, parts
 
-
-def _interpolation(scale: float) -> int:
-    import cv2
-
-    return cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC

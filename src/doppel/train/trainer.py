@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from doppel.errors import DoppelError
+from doppel.faces.align import Coverage
 from doppel.runtime import Runtime
 from doppel.train.augment import AugmentOptions
 from doppel.train.choices import Architecture, Precision, Preset
@@ -51,17 +52,24 @@ class TrainConfig:
         "help": "df: a decoder per identity; liae: one decoder, shared + target-only codes"})
     preset: Preset = field(default="tiny", metadata={
         "help": "tiny: 64 px, CPU-first; base: 128 px; hq: 256 px, for a GPU"})
+    # face, not the facesets' whole-face: the tighter crop gives eyes, nose and mouth 1.6x
+    # the pixels of a 64-px model, and in 15 minutes on 2 cores put the source's identity on
+    # the target sooner (distance to the source 0.506 against 0.551 at 4e-4; BENCHMARKS.md).
+    coverage: Coverage = field(default="face", metadata={
+        "help": "what the model's crops show (face, whole-face, head): cut from the facesets' "
+                "crops, which must show at least as much"})
     steps: int = field(default=0, metadata={
         "help": "stop after this many steps in all (0: no step limit)", "min": 0})
     minutes: float = field(default=0.0, metadata={
         "help": "stop after this many minutes of this run (0: no time limit; with neither, "
                 "train until Ctrl-C)", "min": 0.0})
-    # 32: on 2 CPU cores the tiny network takes ~1.2x the images a second it takes at 16.
-    batch: int = field(default=32, metadata={"help": "faces of each side per step", "min": 1})
-    # 2e-4, not the peers' 5e-5: in 15 minutes on 2 cores tiny reached a lower loss at 5
-    # minutes than 5e-5 did at 15, and put the source's identity on the target's face (source
-    # top-1 0.27-0.50 against 0.00; `doppel bench train-quality`, BENCHMARKS.md).
-    learning_rate: float = field(default=2e-4, metadata={"help": "Adam's learning rate",
+    # 16, not the 32 that takes the most images a second (~1.2x on 2 CPU cores): twice the
+    # steps in the same minutes carried the source's identity further (tiny at face coverage
+    # and 4e-4, distance to the source at 10 minutes 0.429 against 0.505; BENCHMARKS.md).
+    batch: int = field(default=16, metadata={"help": "faces of each side per step", "min": 1})
+    # 4e-4, not the peers' 5e-5: in 15 minutes on 2 cores, 5e-5 never put the source's
+    # identity on the target's face, 2e-4 did from ~10 minutes, 4e-4 sooner (BENCHMARKS.md).
+    learning_rate: float = field(default=4e-4, metadata={"help": "Adam's learning rate",
                                                           "min": 0.0})
     save_every: int = field(default=500, metadata={"help": "steps between saves", "min": 1})
     preview_every: int = field(default=250, metadata={
@@ -115,9 +123,8 @@ def train(config: TrainConfig, runtime: Runtime) -> RunSummary:
     torch.set_flush_denormal(True)  # denormals under default init cost 3x here (measured)
     options = ModelOptions(config.architecture, config.preset)
     resolution = PRESETS[config.preset].resolution
-    faces = {side: load_faces(path, resolution, side)
+    faces = {side: load_faces(path, resolution, side, config.coverage)
              for side, path in zip(SIDES, (config.source, config.target), strict=True)}
-    _check_framing(faces)
     resumed = (config.output / MODEL_FILE).is_file()
     meta = read_meta(config.output) if resumed else None
     if meta is not None:
@@ -137,6 +144,11 @@ def train(config: TrainConfig, runtime: Runtime) -> RunSummary:
     step = 0
     if meta is not None:
         step = _resume(config.output, model, optimizer, adversary)
+        # A saved optimizer brings its learning rate back; this run's --learning-rate wins
+        # (lowering it for a last stretch is how these models are usually finished).
+        for group in [*optimizer.param_groups,
+                      *(adversary.optimizer.param_groups if adversary is not None else [])]:
+            group["lr"] = config.learning_rate
     if config.output.exists() and not config.output.is_dir():
         raise DoppelError(f"{config.output} is a file: give a folder for the model with -o")
     config.output.mkdir(parents=True, exist_ok=True)
@@ -362,14 +374,11 @@ def _describe(config: TrainConfig, faces: dict[str, TrainingFaces], resolution: 
     }
 
 
-def _check_framing(faces: dict[str, TrainingFaces]) -> None:
-    source, target = faces["source"].coverage, faces["target"].coverage
-    if source != target:
-        raise DoppelError(f"the source faceset frames faces as {source!r} and the target one "
-                          f"as {target!r}: extract both with the same --coverage")
-
-
 def _check_same_model(meta: dict[str, Any], config: TrainConfig) -> None:
+    if meta.get("coverage") != config.coverage:
+        raise DoppelError(f"{config.output} holds a model of {meta.get('coverage')} crops, not "
+                          f"{config.coverage}: resume with --coverage {meta.get('coverage')}, "
+                          "or train into a new -o folder")
     for key in ("architecture", "preset"):
         if meta.get(key) != getattr(config, key):
             raise DoppelError(

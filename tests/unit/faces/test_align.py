@@ -13,6 +13,9 @@ skimage_data = pytest.importorskip("skimage.data")
 
 from doppel.errors import DoppelError  # noqa: E402
 from doppel.faces.align import (  # noqa: E402
+    covers,
+    reframe_matrix,
+    warp_crop,
     COVERAGES,
     TEMPLATE,
     AlignedFace,
@@ -309,3 +312,25 @@ def test_bad_landmarks_are_bugs():
         align_matrix(np.zeros((5, 2)), 256)
     with pytest.raises(ValueError):
         align_face(np.zeros((10, 10), np.uint8), TEMPLATE * 100, 256)
+
+
+@pytest.mark.parametrize("wide, narrow", [("whole-face", "face"), ("head", "whole-face"),
+                                          ("head", "face")])
+def test_a_wide_crop_reframed_is_the_narrow_crop_of_the_frame(actors, astronaut, wide, narrow):
+    for rgb, points in [(frame.rgb, points) for frame, points in actors[:2]] + [astronaut]:
+        kept = align_face(rgb, points, 256, wide)
+        direct = align_face(rgb, points, 96, narrow)
+        to_narrow = reframe_matrix(256, wide, 96, narrow)
+        assert np.allclose(transform_points(kept.points68, to_narrow), direct.points68,
+                           atol=1e-6)
+        reframed = warp_crop(kept.image, to_narrow, 96)
+        assert reframed.shape == direct.image.shape
+        # two resamplings against one: a grey level or two apart, no shift
+        assert np.abs(reframed.astype(float) - direct.image).mean() < 2.5
+
+
+def test_a_narrow_crop_cannot_be_reframed_wider():
+    assert covers("head", "face") and covers("whole-face", "face") and covers("face", "face")
+    assert not covers("face", "whole-face") and not covers("whole-face", "head")
+    with pytest.raises(DoppelError, match="--coverage whole-face"):
+        reframe_matrix(256, "face", 64, "whole-face")
