@@ -64,10 +64,15 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
         say("faceswap original-shaped network")
         results["original"] = time_network("original", "original", False, device)
     steps = QUICK_END_TO_END_STEPS if config.quick else END_TO_END_STEPS
-    say(f"doppel train end to end (tiny, {BATCH} faces a side)")
-    results["end_to_end"] = time_end_to_end(steps, device=device, batch=BATCH)
-    say("doppel train end to end (tiny, default batch)")
-    results["end_to_end_default"] = time_end_to_end(steps, device=device)
+    with tempfile.TemporaryDirectory(prefix="doppel-bench-train-facesets-") as work:
+        facesets = (make_training_faceset(Path(work) / "source", 0),
+                    make_training_faceset(Path(work) / "target", 1))
+        say(f"doppel train end to end (tiny, {BATCH} faces a side)")
+        results["end_to_end"] = time_end_to_end(steps, device=device, facesets=facesets,
+                                                batch=BATCH)
+        say("doppel train end to end (tiny, default batch)")
+        results["end_to_end_default"] = time_end_to_end(steps, device=device,
+                                                        facesets=facesets)
     tiny = next(row for row in results["networks"]
                 if row["preset"] == "tiny" and row["architecture"] == "df" and not row["bf16"])
     if "original" in results:
