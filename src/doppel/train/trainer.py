@@ -114,12 +114,13 @@ def train(config: TrainConfig, runtime: Runtime) -> RunSummary:
     """Train (or resume) the model in config.output on the two facesets."""
     import torch
 
-    from doppel.runtime import apply_threads, resolve_device
+    from doppel.runtime import apply_threads, keep_freed_memory, resolve_device
     from doppel.train.checkpoint import MODEL_FILE, read_meta
     from doppel.train.data import load_faces
     from doppel.train.models import PRESETS, ModelOptions, build_model
 
     apply_threads(runtime.threads)
+    keep_freed_memory()
     torch.set_flush_denormal(True)  # denormals under default init cost 3x here (measured)
     options = ModelOptions(config.architecture, config.preset)
     resolution = PRESETS[config.preset].resolution
