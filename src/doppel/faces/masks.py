@@ -48,7 +48,7 @@ Mask = npt.NDArray[np.uint8]
 
 
 def face_hull_mask(points68: Points, shape: tuple[int, ...], forehead: bool = True,
-                   feather: float = 0.0) -> Mask:
+                   feather: float = 0.0, top: float | None = None) -> Mask:
     """uint8 (H, W), 255 inside the convex hull of the jaw and brows (and, when `forehead`,
     the estimated forehead above the brows), else 0.
 
@@ -56,23 +56,32 @@ def face_hull_mask(points68: Points, shape: tuple[int, ...], forehead: bool = Tr
     shape: that picture's shape, (H, W) or (H, W, C).
     feather: Gaussian blur sigma in template units (0.02 is about 3 pixels on a 150-pixel
         face); the outline stays where it was (values near 128 on it).
+    top: the forehead stays below this row (pixels); see `forehead_points`.
     """
     points = check_points68(points68)
     outline = points[:27]
     if forehead:
-        outline = np.vstack([outline, forehead_points(points)])
+        outline = np.vstack([outline, forehead_points(points, top)])
     mask = _fill_hull(outline, shape)
     return _feather(mask, feather * face_unit(points)) if feather > 0 else mask
 
 
-def forehead_points(points68: Points) -> npt.NDArray[np.float64]:
+def forehead_points(points68: Points, top: float | None = None) -> npt.NDArray[np.float64]:
     """float64 (10, 2): the estimated top of the forehead above each brow point (17-26),
-    FOREHEAD_RAISE template units up the face at the middle, less towards the temples."""
+    FOREHEAD_RAISE template units up the face at the middle, less towards the temples.
+
+    top: a row (pixels) the forehead must stay below, e.g. a little inside the top of a crop
+    that shows only part of the forehead: the whole rise shrinks until its highest point
+    touches that row, so the outline keeps its rounded top there instead of being cut
+    straight by the crop's edge (a straight seam across the forehead shows in a swap)."""
     points = check_points68(points68)
     to_template = fit_face(points)
     up = invert_matrix(to_template)[:, :2] @ (0.0, -1.0)  # one template unit up the face
     across = (to_template[0, :2] @ points[17:27].T + to_template[0, 2] - 0.5) / 0.5
     rise = FOREHEAD_RAISE * np.sqrt(np.clip(1.0 - FOREHEAD_ROUNDING * across ** 2, 0.0, 1.0))
+    if top is not None and up[1] < 0:
+        room = (points[17:27, 1] - top) / (-up[1])  # template units each brow point may rise
+        rise = rise * float(np.clip(np.min(room / np.maximum(rise, 1e-9)), 0.0, 1.0))
     return points[17:27] + rise[:, None] * up
 
 

@@ -23,6 +23,10 @@ COLOUR_SMOOTHING = 0.3
 MASK_THRESHOLD = 127  # the model's own mask, the landmarks' face hull, or both
 # The margin around the mask's box that is pasted back, as a share of the crop's side.
 PASTE_MARGIN = 0.08
+# The hull's forehead stays this share of the crop's side below the crop's top: a crop at face
+# coverage shows only the forehead's lower part, and a hull cut straight by the crop's edge
+# left a straight seam across the forehead; a lower forehead of the same rounded shape does not.
+FOREHEAD_INSET = 0.06
 NUMPY_PRESETS = ("tiny",)  # swapped on the CPU without torch (see _load_network)
 
 
@@ -106,7 +110,8 @@ class ModelSwapper:
         from doppel.swap.colour import match_colour
 
         if self.mask != "learned":
-            hull = face_hull_mask(aligned.points68, face.shape[:2], forehead=True)
+            hull = face_hull_mask(aligned.points68, face.shape[:2], forehead=True,
+                                  top=FOREHEAD_INSET * face.shape[0])
             mask = hull if self.mask == "hull" else np.minimum(mask, hull)
         if self.colour == "reinhard" and self.temporal and track is not None \
                 and (mask > MASK_THRESHOLD).any():
@@ -133,8 +138,13 @@ class ModelSwapper:
         matrix = np.asarray(aligned.matrix, np.float64).copy()
         matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
         size = (int(x1 - x0), int(y1 - y0))
-        back = cv2.warpAffine(face, matrix, size, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_CUBIC,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        output = frame_rgb.copy()
+        region = output[y0:y1, x0:x1]
+        # Outside the crop the face is the frame itself (not black): the Laplacian blend's
+        # coarse bands reach a few pixels past the mask and would darken its edge there.
+        back = cv2.warpAffine(face, matrix, size, dst=region.copy(),
+                              flags=cv2.WARP_INVERSE_MAP | cv2.INTER_CUBIC,
+                              borderMode=cv2.BORDER_TRANSPARENT)
         weight = cv2.warpAffine(mask, matrix, size,
                                 flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -142,8 +152,6 @@ class ModelSwapper:
             radius = int(round(self.erode))
             weight = cv2.erode(weight, cv2.getStructuringElement(
                 cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
-        output = frame_rgb.copy()
-        region = output[y0:y1, x0:x1]
         output[y0:y1, x0:x1] = blend_face(self.blend, back, np.ascontiguousarray(region),
                                           weight, self.feather)
         return output

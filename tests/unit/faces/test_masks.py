@@ -107,6 +107,20 @@ def test_forehead_top_is_a_quarter_face_above_the_brows(frames):
     assert rise[0] < rise[4] and rise[-1] < rise[5]  # rounded: lower at the temples
 
 
+def test_a_forehead_held_below_a_row_keeps_its_rounded_shape(frames):
+    _, points = frames[0]
+    free = forehead_points(points)
+    top = float(free[:, 1].min()) + 0.5 * float(points[17:27, 1].min() - free[:, 1].min())
+    held = forehead_points(points, top=top)
+    assert held[:, 1].min() == pytest.approx(top, abs=1e-6)  # touches the row, not past it
+    # the same outline, lower: every point's rise shrinks by one factor
+    ratio = np.linalg.norm(held - points[17:27], axis=1) / np.linalg.norm(
+        free - points[17:27], axis=1)
+    assert ratio == pytest.approx(np.full(10, ratio[0]), abs=1e-6)
+    assert 0.3 < ratio[0] < 0.7
+    assert np.array_equal(forehead_points(points, top=float(free[:, 1].min()) - 1.0), free)
+
+
 @pytest.mark.parametrize("source", ["dlib", "mesh"])
 def test_parts_cover_the_true_eyes_and_mouth(frames, source):
     # dlib's predictions, or the true mesh points' iBUG-68 view

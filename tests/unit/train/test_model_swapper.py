@@ -52,6 +52,40 @@ def test_the_model_draws_where_its_mask_says_on_the_aligned_face(model):
     assert rows.max() <= corners[:, 1].max() + reach
 
 
+def test_the_pasted_hull_stays_inside_the_crop_at_face_coverage(model):
+    # A crop at face coverage shows only the forehead's lower part: the pasted hull must end
+    # in a rounded forehead inside the crop, not be cut straight by the crop's top edge.
+    from doppel.faces.align import align_face
+    from doppel.faces.landmarks import points68_from_mediapipe
+    from doppel.swap.model import FOREHEAD_INSET
+    from doppel.synth import neutral_performance, random_actor, random_scene, render
+    from doppel.synth.pool import POOL_SEEDS
+    from doppel.types import Face
+
+    seed = POOL_SEEDS[1]
+    frame = next(render(random_actor(seed), neutral_performance(1, 10.0), random_scene(seed),
+                        512))
+    points68 = points68_from_mediapipe(frame.landmarks)
+    face = Face(box=(0.0, 0.0, 1.0, 1.0), score=1.0, landmarks=frame.landmarks,
+                points68=points68, pose=frame.pose)
+    swapper = SWAPPERS.get("model")(model, mask="hull", blend="alpha", feather=0.5)
+    assert swapper.coverage == "face"
+    aligned = align_face(frame.rgb, points68, swapper.resolution, "face")
+    white = np.full_like(aligned.image, 255)
+    output = swapper.paste(frame.rgb, aligned, white, np.full(white.shape[:2], 255, np.uint8))
+    # the output seen through the same alignment, at 8x the crop's pixels
+    size = 8 * swapper.resolution
+    big = align_face(output, points68, size, "face").image
+    was = align_face(frame.rgb, points68, size, "face").image
+    changed = np.abs(big.astype(int) - was).max(axis=2) > 40
+    rows = np.nonzero(changed.any(axis=1))[0]
+    assert rows.min() >= 0.8 * FOREHEAD_INSET * size  # nothing pasted at the crop's top edge
+    # and the forehead's top is rounded: the topmost changed row is narrower than the one
+    # a tenth of the crop below it (a straight cut would make them about equally wide)
+    width = changed.sum(axis=1)
+    assert width[rows.min() + 2] < 0.85 * width[rows.min() + size // 10]
+
+
 def test_the_model_swapper_needs_a_model(tmp_path):
     with pytest.raises(DoppelError, match="needs a trained model"):
         SWAPPERS.get("model")()
