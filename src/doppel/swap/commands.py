@@ -34,16 +34,18 @@ class SwapConfig:
                 "target or reference person", "min": 0.0, "max": 2.0})
     # Defaults: the best of the combinations scored on 15-minute tiny models (BENCHMARKS.md):
     # no colour transfer (reinhard cost 0.07 SSIM and raised flicker to 1.37 against the
-    # synthetic truth); the landmarks' hull (the learned mask of a young model is smaller than
-    # the face and leaves the target's cheeks and jaw) and a Laplacian blend: closer to the
-    # truth (SSIM +0.02), steadier and with the expression closer at 5, 10 and 15 minutes,
-    # closer to the source at 5 and 10 (not at 15: 0.451 against 0.429).
+    # synthetic truth); a Laplacian blend (closer to the truth, SSIM +0.02, and steadier); the
+    # landmarks' hull where the model's own mask agrees ("both"): where the target's face is
+    # longer than the source's, the hull alone pasted what the source's decoder draws beyond
+    # its face (never trained there: a grey arc along the jaw, seen at 720p); scores within
+    # the runs' spread of the hull's (SSIM 0.426 against 0.429, distance to the source 0.424
+    # against 0.412, NME equal, 2026-11-26 evening).
     colour: str = field(default="none", metadata={
         "help": "colour transfer of the drawn face to the target's (none, reinhard, "
                 "histogram)"})
     blend: str = field(default="laplacian", metadata={
         "help": "blend (alpha, laplacian, poisson)"})
-    mask: str = field(default="hull", metadata={
+    mask: str = field(default="both", metadata={
         "help": "where the face is pasted: learned (the model's mask), hull (the landmarks' "
                 "face outline) or both (where both agree)"})
     erode: float = field(default=0.0, metadata={

@@ -38,7 +38,7 @@ class ModelSwapper:
     the face); device: where the network runs (a torch device name)."""
 
     def __init__(self, model: Path | None = None, blend: str = "laplacian",
-                 colour: str = "none", mask: str = "hull", erode: float = 0.0,
+                 colour: str = "none", mask: str = "both", erode: float = 0.0,
                  feather: float | None = None, device: str = "cpu") -> None:
         from doppel.swap.blend import BLENDS
         from doppel.swap.colour import COLOUR_TRANSFERS
