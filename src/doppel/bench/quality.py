@@ -12,7 +12,10 @@ mediapipe found, never the truth.
 Scores per pair (medians over frames unless said): masked PSNR and SSIM against the truth on
 the truth's face mask, landmark NME of the output's face against the truth's landmarks (68
 points; all, mouth, eyes; and nme_floor, the detector's own NME on the truth frames, which no
-swap can beat), pose error, identity distance of the output face to the source's
+swap can beat), its expression part (nme_expression_all/mouth: faces brought to the template
+by eyes and nose, each side's median face over the clip taken away; the truth is the source's
+whole head, whose size and proportions differ from the target's, so the plain NME counts face
+shape too: doppel.metrics.face.expression_nme), pose error, identity distance of the output face to the source's
 and the target's mean embeddings, top-1 retrieval of the source among the suite's 6
 identities (gallery: means of 5 frames of each actor in its own scene), flicker ratio (output
 / truth; 1 = as stable as reality), coverage (frames with a face found in the output).
@@ -42,8 +45,8 @@ SECONDS, FPS, SIZE = 3.0, 10.0, 256
 GALLERY_FRAMES = 5
 PREVIEW_FRAME = 15
 KEYS = ("coverage", "ssim", "psnr_db", "nme_all", "nme_floor", "nme_mouth", "nme_eyes",
-        "yaw_error",
-        "pitch_error", "roll_error", "to_source", "to_target", "source_top1", "flicker_ratio")
+        "nme_expression_all", "nme_expression_mouth", "yaw_error", "pitch_error", "roll_error",
+        "to_source", "to_target", "source_top1", "flicker_ratio")
 
 
 def run(config: BenchConfig, runtime: Runtime) -> None:

@@ -9,14 +9,14 @@ backbones they sit on come from torchvision's `pretrained=True`, a download at f
 the CPU torch 2.13 this project installs. piq and pyiqa fetch their weights the same way.
 """
 
-from doppel.metrics.face import (LANDMARK_GROUPS, LandmarkGroup, identity_scores, landmark_nme,
-                                 pose_error, retrieval_top1)
+from doppel.metrics.face import (LANDMARK_GROUPS, LandmarkGroup, expression_nme,
+                                 identity_scores, landmark_nme, pose_error, retrieval_top1)
 from doppel.metrics.image import masked_psnr, masked_ssim
 from doppel.metrics.scores import ClipScores
 from doppel.metrics.stability import coverage, flicker, flicker_ratio
 
 __all__ = [
-    "LANDMARK_GROUPS", "ClipScores", "LandmarkGroup", "coverage", "flicker", "flicker_ratio",
-    "identity_scores", "landmark_nme", "masked_psnr", "masked_ssim", "pose_error",
+    "LANDMARK_GROUPS", "ClipScores", "LandmarkGroup", "coverage", "expression_nme", "flicker",
+    "flicker_ratio", "identity_scores", "landmark_nme", "masked_psnr", "masked_ssim", "pose_error",
     "retrieval_top1",
 ]

@@ -95,3 +95,47 @@ def _stack(embeddings: Iterable[npt.NDArray[np.floating]]) -> npt.NDArray[np.flo
     if not rows:
         raise ValueError("no embeddings to score")
     return np.stack(rows)
+
+
+def expression_nme(detected68: Sequence[npt.NDArray[np.floating]],
+                   truth68: Sequence[npt.NDArray[np.floating]],
+                   groups: Sequence[LandmarkGroup] = ("all", "mouth")) -> dict[str, float]:
+    """How well a clip's faces move as the truth's do, free of who they are: the expression
+    part of the landmark error.
+
+    detected68, truth68: the same frames' iBUG-68 points (float (68, 2) pixels each), output
+    and truth, one pair per frame where both have a face. Each face is first brought to the
+    alignment template by its eyes and nose (`doppel.faces.align.fit_face`: position, size and
+    roll removed), then each side's median face over the clip is subtracted: what is left is
+    each frame's expression (and the turn of the head, which output and truth share). The
+    error per frame is the mean distance between the two, over the truth's median outer-eye
+    distance; returned per group as the median over frames.
+
+    Why not `landmark_nme` alone: a face swap keeps the target's head size and position and
+    draws the source's proportions; the truth of a synthetic swap is the source's whole head,
+    whose size can differ by a third, so its plain NME mixes face shape into expression. A
+    constant expression held over the whole clip counts as shape here.
+    """
+    from doppel.faces.align import fit_face, transform_points
+
+    if len(detected68) != len(truth68):
+        raise ValueError(f"{len(detected68)} detected faces against {len(truth68)} true ones")
+    unknown = [group for group in groups if group not in LANDMARK_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown landmark groups {unknown}: choose from "
+                         f"{', '.join(LANDMARK_GROUPS)}")
+    if not detected68:
+        return {group: float("nan") for group in groups}
+    sides = []
+    for faces in (detected68, truth68):
+        points = [np.asarray(face, np.float64) for face in faces]
+        if any(face.shape != (NUM_POINTS68, 2) for face in points):
+            raise ValueError("expected (68, 2) point sets")
+        sides.append(np.stack([transform_points(face, fit_face(face)) for face in points]))
+    detected, truth = sides
+    rest = np.median(truth, axis=0)
+    scale = float(np.linalg.norm(rest[OUTER_EYE_CORNERS[0]] - rest[OUTER_EYE_CORNERS[1]]))
+    moved = (detected - np.median(detected, axis=0)) - (truth - rest)
+    errors = np.linalg.norm(moved, axis=2) / scale  # frames x 68
+    return {group: float(np.median(errors[:, list(LANDMARK_GROUPS[group])].mean(axis=1)))
+            for group in groups}

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from doppel.faces.landmarks import points68_from_mediapipe
-from doppel.metrics.face import LandmarkGroup, landmark_nme, pose_error
+from doppel.metrics.face import LandmarkGroup, expression_nme, landmark_nme, pose_error
 from doppel.metrics.image import MASK_THRESHOLD, masked_psnr, masked_ssim
 from doppel.metrics.stability import FlickerMeter, ratio_of
 from doppel.types import Face
@@ -18,11 +18,13 @@ if TYPE_CHECKING:  # synth (the renderer) is only needed by whoever makes the tr
     from doppel.synth.render import SynthFrame
 
 NME_GROUPS: tuple[LandmarkGroup, ...] = ("all", "mouth", "eyes")
+EXPRESSION_GROUPS: tuple[LandmarkGroup, ...] = ("all", "mouth")
 
 
 class ClipScores:
     """Scores an output clip against its truth one frame at a time, with flat memory: it keeps
-    the previous output and truth frames (for flicker) and a few numbers per frame.
+    the previous output and truth frames (for flicker), a few numbers per frame and the 68
+    points of each face found (2 KiB: the expression error needs the whole clip's).
 
     gallery: name -> mean identity embedding (float (128,)) per person; with `source` (and
         optionally `target`) naming entries in it, output embeddings are scored for identity.
@@ -47,6 +49,8 @@ class ClipScores:
             "found", "psnr_db", "ssim", "yaw_error", "pitch_error", "roll_error",
             "to_source", "to_target", "closer_to_source", "source_top1",
             *(f"nme_{group}" for group in NME_GROUPS))}
+        self._points: tuple[list[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]]] = (
+            [], [])  # output's and truth's 68 points, frames with a face found
 
     def add(self, output: npt.NDArray[np.uint8], truth: SynthFrame, face: Face | None,
             embedding: npt.NDArray[np.floating] | None = None) -> None:
@@ -64,8 +68,10 @@ class ClipScores:
         series["psnr_db"].append(masked_psnr(output, truth.rgb, truth.face_mask))
         series["ssim"].append(masked_ssim(output, truth.rgb, truth.face_mask))
         if face is not None:
-            errors = landmark_nme(face.points68, points68_from_mediapipe(truth.landmarks),
-                                  NME_GROUPS)
+            truth68 = points68_from_mediapipe(truth.landmarks)
+            errors = landmark_nme(face.points68, truth68, NME_GROUPS)
+            self._points[0].append(np.asarray(face.points68, np.float32))
+            self._points[1].append(truth68.astype(np.float32))
             for group, error in errors.items():
                 series[f"nme_{group}"].append(error)
             for angle, error in zip(("yaw", "pitch", "roll"), pose_error(face.pose, truth.pose)):
@@ -91,6 +97,8 @@ class ClipScores:
         frames: frames added; face_frames: those whose truth shows a face; coverage: share of
         face_frames with a face found; psnr_db (inf when equal), ssim, nme_all/mouth/eyes,
         yaw/pitch/roll_error (degrees), to_source, to_target: medians over frames; ssim_mean;
+        nme_expression_all/mouth: the expression part of the landmark error
+        (doppel.metrics.face.expression_nme);
         closer_to_source, source_top1: shares of embedded frames; flicker_output,
         flicker_truth (0-255 levels) and flicker_ratio (1.0 = as steady as reality).
         """
@@ -101,6 +109,8 @@ class ClipScores:
                     "yaw_error", "pitch_error", "roll_error", "to_source", "to_target"):
             result[key] = _median(series[key])
         result["ssim_mean"] = _mean(series["ssim"])
+        for group, error in expression_nme(*self._points, EXPRESSION_GROUPS).items():
+            result[f"nme_expression_{group}"] = error
         result["closer_to_source"] = _mean(series["closer_to_source"])
         result["source_top1"] = _mean(series["source_top1"])
         output, truth = self._output_flicker.value(), self._truth_flicker.value()

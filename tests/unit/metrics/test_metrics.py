@@ -7,8 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from doppel.metrics import (ClipScores, coverage, flicker, flicker_ratio, identity_scores,
-                            landmark_nme, masked_psnr, masked_ssim, pose_error, retrieval_top1)
+from doppel.metrics import (ClipScores, coverage, expression_nme, flicker, flicker_ratio,
+                            identity_scores, landmark_nme, masked_psnr, masked_ssim, pose_error,
+                            retrieval_top1)
 
 SIZE = 96
 
@@ -181,6 +182,40 @@ def test_identity_math_on_made_up_embeddings():
         retrieval_top1(near_source, gallery, "nobody")
 
 
+# ---- expression, apart from face shape ----------------------------------------------------
+
+def talking_faces(frames: int = 12) -> list[np.ndarray]:
+    """The alignment template's face at 200 px, opening its mouth by a varying amount."""
+    from doppel.faces.align import TEMPLATE
+
+    faces = []
+    for index in range(frames):
+        face = TEMPLATE * 200.0 + 50.0
+        face[57:60, 1] += 40.0 * np.sin(index) ** 2  # lower lip, outer
+        face[65:68, 1] += 40.0 * np.sin(index) ** 2  # lower lip, inner
+        faces.append(face)
+    return faces
+
+
+def test_expression_error_ignores_face_shape_and_size_but_not_a_mouth_that_does_not_move():
+    truth = talking_faces()
+    # the same expressions on another face shape (a shorter lower face), larger and moved
+    other = []
+    for face in truth:
+        face = face.copy()
+        face[48:68, 1] -= 15.0
+        face[5:12, 1] -= 10.0
+        other.append(1.3 * face + (40.0, -25.0))
+    assert np.median([landmark_nme(o, t)["mouth"] for o, t in zip(other, truth)]) > 0.1
+    assert expression_nme(other, truth)["mouth"] < 1e-6
+    # a mouth that never moves: the expression is lost, whatever its shape
+    frozen = [other[0].copy() for _ in truth]
+    assert expression_nme(frozen, truth)["mouth"] > 0.02
+    assert math.isnan(expression_nme([], [])["all"])
+    with pytest.raises(ValueError, match="against"):
+        expression_nme(other, truth[:3])
+
+
 # ---- the streaming accumulator ---------------------------------------------------------------
 
 def fake_truth(index: int, rgb: np.ndarray, mask: np.ndarray):
@@ -273,6 +308,8 @@ def test_the_ideal_swap_as_output_meets_every_sanity_bar(rendered):
                        for frame, face in zip(rendered["swap"], rendered["swap_faces"])])
     assert summary["nme_all"] == floor
     assert floor < 0.08, floor
+    # its expression error is the detector's jitter from frame to frame, smaller still
+    assert summary["nme_expression_all"] < min(0.03, floor)
     assert summary["yaw_error"] < 10 and summary["pitch_error"] < 10 and summary["roll_error"] < 5
 
 
