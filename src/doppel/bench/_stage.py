@@ -2,7 +2,7 @@
 
     python -m doppel.bench._stage STAGE CLIP SOURCE WORK
 
-STAGE: decode, faces, extract, swap or swap-model (see doppel.bench.speed). CLIP: a video;
+STAGE: decode, encode, faces, extract, swap or swap-model (see doppel.bench.speed). CLIP: a video;
 SOURCE: a picture of the source face (swap), or a model folder (swap-model); WORK: a folder
 for outputs. Prints one JSON line on stdout:
 frames, faces, seconds (from the start of the stage's work, models loading included) and the
@@ -24,6 +24,21 @@ def decode(clip: Path, source: Path, work: Path) -> tuple[int, int]:
     from doppel.media import read_frames
 
     frames = sum(1 for _ in read_frames(clip, exact=False))
+    return frames, 0
+
+
+def encode(clip: Path, source: Path, work: Path) -> tuple[int, int]:
+    """Decoding and encoding again as `doppel swap` writes (H.264, x264 veryfast, crf 18),
+    nothing between: the floor under every swap's rate, and the issue's reference point for
+    the swap bar (x264 veryfast alone: ~54 frames/s on the machine it was written on)."""
+    from doppel.media import VideoWriter, WriterConfig, probe, read_frames
+
+    frames = 0
+    with VideoWriter(work / "encode.mp4", probe(clip).fps,
+                     config=WriterConfig(preset="veryfast")) as writer:
+        for frame in read_frames(clip):
+            writer.write(frame)
+            frames += 1
     return frames, 0
 
 
@@ -96,7 +111,7 @@ def swap_model(clip: Path, model: Path, work: Path) -> tuple[int, int]:
     return summary.frames, summary.faces_swapped
 
 
-STAGES = {"decode": decode, "faces": faces, "extract": extract, "swap": swap,
+STAGES = {"decode": decode, "encode": encode, "faces": faces, "extract": extract, "swap": swap,
           "swap-model": swap_model}
 
 

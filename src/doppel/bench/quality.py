@@ -185,13 +185,18 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def format_table(results: Result) -> str:
     machine = results["machine"]
-    header = f"{'pair':13}" + "".join(f"{key:>14}" for key in KEYS)
+    widths = [max(14, len(key) + 2) for key in KEYS]
+    header = f"{'pair':13}" + "".join(f"{key:>{width}}" for key, width in zip(KEYS, widths))
     lines = [f"quality --swapper {results['swapper']}: {machine['cpu']}, {machine['cores']} "
              "cores", "", header]
+
+    def row(name: str, scores: Result) -> str:
+        return f"{name:13}" + "".join(f"{_fmt(scores[key]):>{width}}"
+                                      for key, width in zip(KEYS, widths))
+
     for pair in results["pairs"]:
-        lines.append(f"{pair['source']}->{pair['target']:<7}"
-                     + "".join(f"{_fmt(pair['scores'][key]):>14}" for key in KEYS))
-    lines.append(f"{'mean':13}" + "".join(f"{_fmt(results['mean'][key]):>14}" for key in KEYS))
+        lines.append(row(f"{pair['source']}->{pair['target']}", pair["scores"]))
+    lines.append(row("mean", results["mean"]))
     return "\n".join(lines)
 
 

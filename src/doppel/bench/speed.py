@@ -6,6 +6,8 @@ watermarked; the source face for swapping is another pool actor's frontal pictur
 Stages, each timed inside its own process from the start of its work (models loading
 included, Python imports not), peak RSS for the whole process:
 - decode: frames to RGB (what every stage starts with);
+- encode: decode, then H.264 again as `doppel swap` writes it (x264 veryfast, crf 18), with
+  nothing between: the floor under every swap, and the same-run reference for the swap bar;
 - faces: decode + mediapipe in video mode (boxes, 478 landmarks, head pose);
 - extract: `doppel extract` with default settings into a fresh faceset (256-px crops);
 - swap (classic): decode, find the face, classic landmark swap, label (watermark + visible
@@ -32,7 +34,7 @@ from doppel.runtime import Runtime
 Result = dict[str, Any]
 
 SIZE, FPS, SECONDS, QUICK_SECONDS, CRF = (1280, 720), 25.0, 4.0, 2.0, 23
-STAGES = ("decode", "faces", "extract", "swap")
+STAGES = ("decode", "encode", "faces", "extract", "swap")
 SWAP_PRESETS, QUICK_SWAP_PRESETS = ("tiny", "base", "hq"), ("tiny",)
 NOT_BUILT = {"train": "`doppel bench train` measures training",
              "detect": "`doppel bench detect` times the detector end to end"}
