@@ -89,7 +89,7 @@ def measure(folder: Path, actors: Result, runtime: Runtime) -> Result:
         row = result[name]
         say(f"  {name}: masked SSIM {row['ssim']:.3f}, source found first in "
             f"{row['source_top1']:.0%} of frames, identity distance to the source "
-            f"{row['to_source']:.3f}, expression NME {row['nme_all']:.3f}, flicker "
+            f"{row['to_source']:.3f}, expression NME {row['nme_expression_all']:.3f}, flicker "
             f"{row['flicker_ratio']:.2f}")
     return {"scores": result, "columns": list(COLUMNS), "video": COMPARISON,
             "stills": STILLS, "gallery": len(gallery)}

@@ -22,8 +22,12 @@ METRICS = (
     ("ssim", "masked SSIM vs truth", "higher",
      "structural similarity to the ideal swap, inside the face"),
     ("psnr_db", "masked PSNR vs truth (dB)", "higher", "pixel error inside the face"),
-    ("nme_all", "expression error (NME)", "lower",
-     "landmark error against the truth's: does the face follow the target's expression"),
+    ("nme_expression_all", "expression error (NME)", "lower",
+     "how the face's landmarks move, against the truth's: does it follow the target's "
+     "expression (face shape taken out)"),
+    ("nme_all", "landmark error (NME)", "lower",
+     "landmark positions against the truth's, face shape included (the truth is the "
+     "source's whole head, whose size differs from the target's)"),
     ("yaw_error", "head-turn error (degrees)", "lower", "pose error against the truth"),
     ("flicker_ratio", "flicker ratio", "nearer 1",
      "frame-to-frame change inside the face, divided by the truth's (1: as steady as real)"),
