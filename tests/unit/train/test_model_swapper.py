@@ -14,8 +14,9 @@ def model(trained_model):
     return trained_model
 
 
-def test_the_model_draws_where_its_mask_says_on_the_aligned_face(model):
-    from doppel.faces.align import align_face, invert_matrix, transform_points
+def frontal_face(size: int):
+    """A frontal render of the model's target actor at `size` px, its true iBUG-68 points and
+    the Face a detector would give."""
     from doppel.faces.landmarks import points68_from_mediapipe
     from doppel.synth import neutral_performance, random_actor, random_scene, render
     from doppel.synth.pool import POOL_SEEDS
@@ -23,10 +24,17 @@ def test_the_model_draws_where_its_mask_says_on_the_aligned_face(model):
 
     seed = POOL_SEEDS[1]
     frame = next(render(random_actor(seed), neutral_performance(1, 10.0), random_scene(seed),
-                        256))
+                        size))
     points68 = points68_from_mediapipe(frame.landmarks)
     face = Face(box=(0.0, 0.0, 1.0, 1.0), score=1.0, landmarks=frame.landmarks,
                 points68=points68, pose=frame.pose)
+    return frame, points68, face
+
+
+def test_the_model_draws_where_its_mask_says_on_the_aligned_face(model):
+    from doppel.faces.align import align_face, invert_matrix, transform_points
+
+    frame, points68, face = frontal_face(256)
     swapper = SWAPPERS.get("model")(model, colour="none", mask="learned")
     # Three steps teach no mask yet (it sits near 0.5, under the blend's threshold): nothing
     # is drawn. A mask forced to 1 must draw the whole aligned crop, and only it.
@@ -56,18 +64,9 @@ def test_the_pasted_hull_stays_inside_the_crop_at_face_coverage(model):
     # A crop at face coverage shows only the forehead's lower part: the pasted hull must end
     # in a rounded forehead inside the crop, not be cut straight by the crop's top edge.
     from doppel.faces.align import align_face
-    from doppel.faces.landmarks import points68_from_mediapipe
     from doppel.swap.model import FOREHEAD_INSET
-    from doppel.synth import neutral_performance, random_actor, random_scene, render
-    from doppel.synth.pool import POOL_SEEDS
-    from doppel.types import Face
 
-    seed = POOL_SEEDS[1]
-    frame = next(render(random_actor(seed), neutral_performance(1, 10.0), random_scene(seed),
-                        512))
-    points68 = points68_from_mediapipe(frame.landmarks)
-    face = Face(box=(0.0, 0.0, 1.0, 1.0), score=1.0, landmarks=frame.landmarks,
-                points68=points68, pose=frame.pose)
+    frame, points68, _ = frontal_face(512)
     swapper = SWAPPERS.get("model")(model, mask="hull", blend="alpha", feather=0.5)
     assert swapper.coverage == "face"
     aligned = align_face(frame.rgb, points68, swapper.resolution, "face")
