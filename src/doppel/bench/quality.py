@@ -16,8 +16,8 @@ swap can beat), its expression part (nme_expression_all/mouth: faces brought to 
 by eyes and nose, each side's median face over the clip taken away; the truth is the source's
 whole head, whose size and proportions differ from the target's, so the plain NME counts face
 shape too: doppel.metrics.face.expression_nme), pose error, identity distance of the output
-face to the source's and the target's mean embeddings, top-1 retrieval of the source among the suite's 6
-identities (gallery: means of 5 frames of each actor in its own scene), flicker ratio (output
+face to the source's and the target's mean embeddings, top-1 retrieval of the source among the
+suite's 6 identities (gallery: means of 5 frames of each actor in its own scene), flicker ratio (output
 / truth; 1 = as stable as reality), coverage (frames with a face found in the output).
 A preview per pair (source | target | output | truth, frame 15) is written to `work/` beside the
 results folder (benchmarks/work/, kept out of git), watermarked like every picture doppel
