@@ -100,23 +100,24 @@ def blend_laplacian(face: Image, frame: Image, mask: Mask, feather: float | None
                  int(np.log2(max(min(frame.shape[:2]), 2))) - 2)
     if levels < 1:
         return blend_alpha(face, frame, mask, feather)
-    face_pyramid = _laplacian_pyramid(face.astype(np.float32), levels)
-    frame_pyramid = _laplacian_pyramid(frame.astype(np.float32), levels)
+    # Bands are linear in the picture: each band of frame + weight * (face - frame) is the
+    # frame's band plus the weighted band of the difference, and the frame's bands sum back
+    # to the frame, so one pyramid (of the difference) does the work of two.
+    pyramid = _laplacian_pyramid(cv2.subtract(face, frame, dtype=cv2.CV_32F), levels)
     weights = [alpha]
     for _ in range(levels):
         weights.append(cv2.pyrDown(weights[-1]))
-    blended = None
-    for face_band, frame_band, weight in zip(face_pyramid[::-1], frame_pyramid[::-1],
-                                             weights[::-1], strict=True):
-        band = frame_band + weight[..., None] * (face_band - frame_band)
-        blended = band if blended is None else \
-            cv2.pyrUp(blended, dstsize=band.shape[1::-1]) + band
+    change = None
+    for band, weight in zip(pyramid[::-1], weights[::-1], strict=True):
+        band *= weight[..., None]
+        change = band if change is None else \
+            cv2.pyrUp(change, dstsize=band.shape[1::-1]) + band
     # The coarse bands reach far past the mask (a faint halo of the face's shading on the
     # frame around it): fade back to the frame just outside the feathered mask, so that,
     # as with alpha, the frame a few pixels away is exactly as it was.
     reach = cv2.GaussianBlur((alpha > 0).astype(np.float32), (5, 5), 0)
-    output = frame + reach[..., None] * (blended - frame)
-    return np.clip(np.rint(output), 0, 255).astype(np.uint8)
+    change *= reach[..., None]
+    return cv2.add(frame, change, dtype=cv2.CV_8U)  # rounded and clipped to bytes
 
 
 def _laplacian_pyramid(picture: npt.NDArray[np.float32], levels: int
@@ -142,9 +143,9 @@ def feather_mask(mask: Mask, feather: float | None = None) -> npt.NDArray[np.flo
     sigma = FEATHER * float(np.sqrt(binary.sum())) if feather is None else float(feather)
     if sigma < 0.5:
         return binary.astype(np.float32)
-    radius = int(round(2 * sigma))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    # Eroded as bytes: the same 0/1 result, a quarter of float32's time (0.6 against 2 ms for
-    # a 720p face's mask, whose kernel is ~27 px across).
-    eroded = cv2.erode(binary, kernel).astype(np.float32)
+    # Eroded by 2 sigma as "farther than that from the nearest outside pixel": the same as
+    # cv2.erode with a disc but for a part of a pixel at the edge (blurred away next), at a
+    # fifth of its time for a 720p face's ~27-px disc.
+    inside = cv2.distanceTransform(binary, cv2.DIST_L2, cv2.DIST_MASK_5)
+    eroded = (inside > round(2 * sigma)).astype(np.float32)
     return cv2.GaussianBlur(eroded, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
