@@ -157,17 +157,36 @@ class Watermarker:
         """RGB uint8 HxWx3 in, the same picture carrying the watermark out."""
         import cv2  # its saturating uint8 + int16 add is ~2x faster than numpy's three passes
 
+        plane = self._plane(rgb)
+        return cv2.add(np.ascontiguousarray(rgb), cv2.merge((plane, plane, plane)),
+                       dtype=cv2.CV_8U)
+
+    def mark_luma(self, luma: npt.NDArray[np.uint8], rgb: npt.NDArray[np.uint8]) -> None:
+        """The same mark added, in place, to the limited-range luma plane (uint8 HxW) of the
+        picture whose RGB is `rgb`: `mark` adds one value to R, G and B, which raises such a
+        luma by 219/255 of it and leaves the chroma as it is, so a video frame kept as
+        stored is marked without a trip through RGB and back."""
+        import cv2
+
+        cv2.add(luma, self._plane(rgb, 219 / 255), dst=luma, dtype=cv2.CV_8U)
+
+    def _plane(self, rgb: npt.NDArray[np.uint8], gain: float = 1.0) -> npt.NDArray[np.int16]:
+        """The mark's pixel changes for `rgb`, int16 HxW, times `gain`."""
+        import cv2
+
         height, width = rgb.shape[:2]
         rows, cols = -(-height // BLOCK), -(-width // BLOCK)
         if self._size != (height, width):
             signs = np.tile(self._cell_signs, (-(-rows // TILE), -(-cols // TILE)))[:rows, :cols]
-            self._blocks = signs[:, None, :, None] * _PATTERN[None, :, None, :]
+            self._blocks = (signs[:, None, :, None] * _PATTERN[None, :, None, :]).reshape(
+                rows * BLOCK, cols * BLOCK).astype(np.float32)
             self._size = (height, width)
-        amplitude = self.strength * _masking(rgb, rows, cols)
-        delta = (self._blocks * amplitude[:, None, :, None]).reshape(rows * BLOCK, cols * BLOCK)
-        plane = np.rint(delta[:height, :width]).astype(np.int16)
-        return cv2.add(np.ascontiguousarray(rgb), cv2.merge((plane, plane, plane)),
-                       dtype=cv2.CV_8U)
+        amplitude = (self.strength * gain * _masking(rgb, rows, cols)).astype(np.float32)
+        # each block's amplitude over its 8x8 pixels, times the pattern, rounded to int16
+        # in one pass (OpenCV rounds half to even, as np.rint)
+        spread = cv2.resize(amplitude, (cols * BLOCK, rows * BLOCK),
+                            interpolation=cv2.INTER_NEAREST)
+        return cv2.multiply(self._blocks, spread, dtype=cv2.CV_16S)[:height, :width]
 
 
 def _masking(rgb: npt.NDArray[np.uint8], rows: int, cols: int) -> npt.NDArray[np.float32]:
