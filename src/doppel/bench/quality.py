@@ -12,7 +12,9 @@ mediapipe found, never the truth.
 Scores per pair (medians over frames unless said): masked PSNR and SSIM against the truth on
 the truth's face mask, landmark NME of the output's face against the truth's landmarks (68
 points; all, mouth, eyes; and nme_floor, the detector's own NME on the truth frames, which no
-swap can beat), its expression part (nme_expression_all/mouth: faces brought to the template
+swap can beat; nme_placed, the NME of the truth's own face placed where the alignment puts
+the target's face: what a perfect swapper that keeps the target's placement scores,
+doppel.metrics.face.placed_nme), its expression part (nme_expression_all/mouth: faces brought to the template
 by eyes and nose, each side's median face over the clip taken away; the truth is the source's
 whole head, whose size and proportions differ from the target's, so the plain NME counts face
 shape too: doppel.metrics.face.expression_nme), pose error, identity distance of the output
@@ -44,7 +46,8 @@ PAIRS, QUICK_PAIRS = 3, 1
 SECONDS, FPS, SIZE = 3.0, 10.0, 256
 GALLERY_FRAMES = 5
 PREVIEW_FRAME = 15
-KEYS = ("coverage", "ssim", "psnr_db", "nme_all", "nme_floor", "nme_mouth", "nme_eyes",
+KEYS = ("coverage", "ssim", "psnr_db", "nme_all", "nme_floor", "nme_placed", "nme_mouth",
+        "nme_eyes",
         "nme_expression_all", "nme_expression_mouth", "yaw_error", "pitch_error", "roll_error",
         "to_source", "to_target", "source_top1", "flicker_ratio")
 
@@ -114,6 +117,7 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
     from doppel.faces import open_detector
     from doppel.faces.landmarks import points68_from_mediapipe
     from doppel.metrics import ClipScores, landmark_nme
+    from doppel.metrics.face import placed_nme
     from doppel.synth import (Clip, generate_performance, random_actor, random_scene,
                               render_clip, render_swap_truth)
 
@@ -123,7 +127,7 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
                 generate_performance(SECONDS, FPS, target_seed, max_yaw=30.0),
                 random_scene(target_seed), (SIZE, SIZE))
     scores = ClipScores(gallery, source=str(source_seed), target=str(target_seed))
-    shown, floor = None, []
+    shown, floor, placed = None, [], []
     with open_detector("mediapipe", static=False) as target_detector, \
             open_detector("mediapipe", static=False) as output_detector, \
             open_detector("mediapipe", static=False) as truth_detector:
@@ -136,6 +140,8 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
             face = detected[0] if detected else None
             embedding = encoder.embed(output, face.landmarks) if face is not None else None
             scores.add(output, truth, face, embedding)
+            placed.append(placed_nme(points68_from_mediapipe(target.landmarks),
+                                     points68_from_mediapipe(truth.landmarks)))
             on_truth = truth_detector.detect(truth.rgb)
             if on_truth:  # the detector's own error: the floor of the expression error
                 floor.append(landmark_nme(on_truth[0].points68,
@@ -146,6 +152,9 @@ def score_pair(swapper: Any, source_seed: int, target_seed: int, gallery: dict[s
         write_preview(preview, shown)
     result = {key: float(value) for key, value in scores.summary().items()}
     result["nme_floor"] = float(np.median(floor)) if floor else float("nan")
+    # The truth's face placed as the target's: the floor of nme_all for swappers that keep
+    # the target's placement (doppel.metrics.face.placed_nme).
+    result["nme_placed"] = float(np.median(placed)) if placed else float("nan")
     return result
 
 

@@ -38,8 +38,8 @@ PAIRS = 3  # the whole quality suite
 CURVE = (1 / 15, 2 / 15, 5 / 15, 10 / 15, 1.0)  # shares of the budget scored on the way
 FORK = 10 / 15  # where the adversarial branch leaves the plain run
 GAN_WEIGHT = 0.1
-SHOWN = ("ssim", "source_top1", "to_source", "to_target", "nme_all", "nme_expression_all",
-         "flicker_ratio")
+SHOWN = ("ssim", "source_top1", "to_source", "to_target", "nme_all", "nme_placed",
+         "nme_expression_all", "flicker_ratio")
 
 
 def run(config: BenchConfig, runtime: Runtime) -> None:

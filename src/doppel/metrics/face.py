@@ -139,3 +139,25 @@ def expression_nme(detected68: Sequence[npt.NDArray[np.floating]],
     errors = np.linalg.norm(moved, axis=2) / scale  # frames x 68
     return {group: float(np.median(errors[:, list(LANDMARK_GROUPS[group])].mean(axis=1)))
             for group in groups}
+
+
+def placed_nme(target68: npt.NDArray[np.floating], truth68: npt.NDArray[np.floating]) -> float:
+    """The landmark error ("all", as `landmark_nme`) of an ideal face swap that keeps the
+    target's placement: the truth's own face (the source's shape, the target's expression,
+    every point exact) put where the alignment puts the target's face (`fit_face`: eyes and
+    nose, the same position, size and roll), scored against the truth. What a perfect model
+    drawing aligned faces scores (doppel's, faceswap's and DeepFaceLab's conversions place the
+    face so): when the source's head is larger or smaller than the target's, the truth's is
+    too, and no placement known from the target's footage finds it. The floor of `nme_all` for
+    such swappers, next to the detector's own floor.
+
+    target68, truth68: one frame's iBUG-68 points, float (68, 2) pixels each."""
+    from doppel.faces.align import fit_face, invert_matrix, transform_points
+
+    truth = np.asarray(truth68, np.float64)
+    # truth -> template by its own eyes and nose, then template -> frame as the target's face
+    to_template = np.vstack([fit_face(truth), (0.0, 0.0, 1.0)])
+    to_frame = np.vstack([invert_matrix(fit_face(np.asarray(target68, np.float64))),
+                          (0.0, 0.0, 1.0)])
+    placed = transform_points(truth, (to_frame @ to_template)[:2])
+    return landmark_nme(placed, truth, ("all",))["all"]

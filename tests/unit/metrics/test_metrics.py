@@ -216,6 +216,23 @@ def test_expression_error_ignores_face_shape_and_size_but_not_a_mouth_that_does_
         expression_nme(other, truth[:3])
 
 
+def test_placed_error_is_what_a_perfect_swap_at_the_targets_place_scores():
+    from doppel.metrics.face import placed_nme
+
+    target = talking_faces()[0]
+    # another mouth and jaw below the same eyes and nose: placed as the target's, the truth's
+    # own shape is exactly where the truth has it (the target's geometry is not)
+    other = target.copy()
+    other[48:68, 1] -= 15.0
+    other[5:12, 1] -= 10.0
+    assert placed_nme(target, other) < 1e-9 < 0.02 < landmark_nme(target, other)["all"]
+    # a head 30 % larger (around its eyes): no placement from the target's face finds its size
+    eyes = target[36:48].mean(axis=0)
+    larger = eyes + 1.3 * (target - eyes)
+    assert placed_nme(target, larger) == pytest.approx(landmark_nme(target, larger)["all"])
+    assert placed_nme(target, larger) > 0.05
+
+
 # ---- the streaming accumulator ---------------------------------------------------------------
 
 def fake_truth(index: int, rgb: np.ndarray, mask: np.ndarray):
