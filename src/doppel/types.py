@@ -12,6 +12,24 @@ import numpy as np
 import numpy.typing as npt
 
 
+PixelBox = tuple[int, int, int, int]  # x0, y0, x1, y1 whole pixels, the end exclusive
+
+
+@dataclass(frozen=True, eq=False)
+class Yuv420:
+    """A video picture as the file stores it, kept beside its RGB so that a re-encode can
+    leave the pixels nobody changed exactly as they were (no trip through RGB and back).
+
+    planes: uint8 (3H/2) x W, I420 layout: the H x W luma plane, then the (H/2) x (W/2) U and
+        V planes, each stored as H/4 rows of W bytes (two plane rows per array row).
+    matrix: the YUV <-> RGB matrix, as ISO/IEC 23091-2 codes it (1: BT.709, 6: BT.601).
+    Always limited ("TV") range, 8 bits, even width and height, upright.
+    """
+
+    planes: npt.NDArray[np.uint8]
+    matrix: int
+
+
 @dataclass(frozen=True, eq=False)
 class Frame:
     """One decoded picture.
@@ -19,11 +37,14 @@ class Frame:
     index: position in the source, counting from 0 (before any `step`).
     pts: presentation time in seconds, exact; None for still images and image directories.
     rgb: RGB uint8, HxWx3, C-contiguous, already rotated for display.
+    yuv: the picture as stored in the video, when asked for and plain 8-bit 4:2:0 (see
+        `doppel.media.read_frames`); None otherwise. `rgb` is then its display copy.
     """
 
     index: int
     pts: Fraction | None
     rgb: npt.NDArray[np.uint8]
+    yuv: Yuv420 | None = None
 
     @property
     def height(self) -> int:

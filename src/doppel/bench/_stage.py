@@ -28,15 +28,16 @@ def decode(clip: Path, source: Path, work: Path) -> tuple[int, int]:
 
 
 def encode(clip: Path, source: Path, work: Path) -> tuple[int, int]:
-    """Decoding and encoding again as `doppel swap` writes (H.264, x264 veryfast, crf 18),
-    nothing between: the floor under every swap's rate, and the issue's reference point for
-    the swap bar (x264 veryfast alone: ~54 frames/s on the machine it was written on)."""
+    """Decoding and encoding again as `doppel swap` writes (H.264, x264 veryfast, crf 18,
+    from the stored planes, as swap writes every pixel it does not change), nothing between:
+    the floor under every swap's rate, and the issue's reference point for the swap bar (x264
+    veryfast alone: ~54 frames/s on the machine it was written on)."""
     from doppel.media import VideoWriter, probe, read_frames
     from doppel.swap.commands import SWAP_VIDEO
 
     frames = 0
     with VideoWriter(work / "encode.mp4", probe(clip).fps, config=SWAP_VIDEO) as writer:
-        for frame in read_frames(clip):
+        for frame in read_frames(clip, keep_yuv=True):
             writer.write(frame)
             frames += 1
     return frames, 0

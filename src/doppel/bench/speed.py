@@ -6,8 +6,9 @@ watermarked; the source face for swapping is another pool actor's frontal pictur
 Stages, each timed inside its own process from the start of its work (models loading
 included, Python imports not), peak RSS for the whole process:
 - decode: frames to RGB (what every stage starts with);
-- encode: decode, then H.264 again as `doppel swap` writes it (x264 veryfast, crf 18), with
-  nothing between: the floor under every swap, and the same-run reference for the swap bar;
+- encode: decode, then H.264 again as `doppel swap` writes it (x264 veryfast, crf 18, from
+  the decoded planes), with nothing between: the floor under every swap, and the same-run
+  reference for the swap bar (the issue's "x264 veryfast alone");
 - faces: decode + mediapipe in video mode (boxes, 478 landmarks, head pose);
 - extract: `doppel extract` with default settings into a fresh faceset (256-px crops);
 - swap (classic): decode, find the face, classic landmark swap, label (watermark + visible

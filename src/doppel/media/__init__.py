@@ -4,6 +4,7 @@ from doppel.media._formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES, classify, list
 from doppel.media._image import read_image, tile_grid, write_image
 from doppel.media._probe import MediaInfo, probe
 from doppel.media._read import read_frames
+from doppel.media._video import patch_yuv, yuv_planes
 from doppel.media._write import Preset, VideoWriter, WriterConfig
 
 __all__ = [
@@ -15,9 +16,11 @@ __all__ = [
     "WriterConfig",
     "classify",
     "list_images",
+    "patch_yuv",
     "probe",
     "read_frames",
     "read_image",
     "tile_grid",
     "write_image",
+    "yuv_planes",
 ]

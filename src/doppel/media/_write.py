@@ -54,6 +54,9 @@ class VideoWriter:
     VP9 with Opus sound into .webm (what browsers without H.264, such as Debian's Chromium,
     play; crf then means VP9's 0-63 scale, where 18 also looks lossless).
 
+    Pictures: a Frame that carries its stored planes (`Frame.yuv`, see read_frames) is
+    written from them, and the file is tagged with their matrix (BT.709 stays BT.709); else
+    its RGB is converted (BT.601, tagged).
     Timing: each Frame's `pts` is kept (shifted so the first written frame starts at 0), so a
     variable-rate source stays variable-rate; frames without pts are spaced 1/fps apart.
     Audio: with `audio_from`, that file's first audio stream is muxed unchanged when the
@@ -96,6 +99,7 @@ class VideoWriter:
         self._audio: AudioCopy | AudioTranscode | None = None
         self._size: tuple[int, int] | None = None
         self._converter = RgbConverter()
+        self._matrix = WRITE_MATRIX
         self._first_pts: Fraction | None = None
         self._last_pts = -1
         self.frames_written = 0
@@ -117,14 +121,18 @@ class VideoWriter:
             raise RuntimeError("VideoWriter.write called outside its `with` block")
         rgb = frame.rgb
         if self._stream is None:
-            self._start(rgb.shape[1], rgb.shape[0], frame.pts)
+            self._start(rgb.shape[1], rgb.shape[0], frame.pts,
+                        frame.yuv.matrix if frame.yuv is not None else WRITE_MATRIX)
         if (rgb.shape[1], rgb.shape[0]) != self._size:
             raise ValueError(f"frame size {rgb.shape[1]}x{rgb.shape[0]} differs from the first "
                              f"frame's {self._size[0]}x{self._size[1]}")
         seconds = self._seconds(frame)
         pts = max(round(seconds / _TIME_BASE), self._last_pts + 1)
         self._last_pts = pts
-        video_frame = self._converter.to_yuv(_pad_even(rgb))
+        if frame.yuv is not None and frame.yuv.matrix == self._matrix:
+            video_frame = av.VideoFrame.from_ndarray(frame.yuv.planes, format="yuv420p")
+        else:
+            video_frame = self._converter.to_yuv(_pad_even(rgb), self._matrix)
         video_frame.pts = pts
         video_frame.time_base = _TIME_BASE
         self._container.mux(self._stream.encode(video_frame))
@@ -156,8 +164,9 @@ class VideoWriter:
         nearest = round(seconds * self.fps) / self.fps
         return nearest if abs(seconds - nearest) <= _SNAP else seconds
 
-    def _start(self, width: int, height: int, first_pts: Fraction | None) -> None:
+    def _start(self, width: int, height: int, first_pts: Fraction | None, matrix: int) -> None:
         self._size = (width, height)
+        self._matrix = matrix
         self._first_pts = first_pts
         webm = self.path.suffix.lower() == ".webm"
         stream = self._container.add_stream("libvpx-vp9" if webm else "libx264", rate=self.fps)
@@ -167,7 +176,7 @@ class VideoWriter:
         context = stream.codec_context
         context.time_base = _TIME_BASE
         context.framerate = self.fps
-        context.colorspace = WRITE_MATRIX  # tagged, so players need not guess
+        context.colorspace = matrix  # tagged, so players need not guess
         context.color_range = 1  # limited ("TV") range, what players expect from H.264
         if webm:  # constant quality: crf with no bitrate cap
             context.options = {"crf": str(self.config.crf), "b": "0", "deadline": "good",

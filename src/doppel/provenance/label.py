@@ -11,6 +11,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from doppel.config import check_fields
+from doppel.types import PixelBox
 
 Corner = Literal["bottom-right", "bottom-left", "top-right", "top-left"]
 
@@ -40,6 +41,15 @@ def draw_label(rgb: npt.NDArray[np.uint8], config: LabelConfig) -> npt.NDArray[n
     region = out[top:bottom, left:right].astype(np.float32)
     out[top:bottom, left:right] = np.rint(region * keep + add).astype(np.uint8)
     return out
+
+
+def label_box(config: LabelConfig, height: int, width: int) -> PixelBox | None:
+    """The box (x0, y0, x1, y1) `draw_label` changes on a picture of that size; None if
+    nothing."""
+    if not config.visible_label:
+        return None
+    (top, bottom, left, right), _, _ = _label_layer(config, height, width)
+    return (left, top, right, bottom) if bottom > top else None
 
 
 @functools.lru_cache(maxsize=8)

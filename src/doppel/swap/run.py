@@ -2,10 +2,13 @@
 of photos, and every output is labelled (watermark, visible label, signed C2PA manifest of kind
 "swap" with the input as its parent and the model's consent records).
 
-Video streams through three threads: decoding, then detection + tracking (mediapipe's video
-mode; landmarks smoothed by default), then on the caller's thread the choice of faces, the
-model, the paste-back, labelling and encoding (x264 encodes on threads of its own); memory
-stays flat with length. Which faces are replaced:
+Video streams through four threads: decoding, then detection + tracking (mediapipe's video
+mode; landmarks smoothed by default), then on the caller's thread the choice of faces and the
+model (FRAMES_PER_BATCH frames' faces at once) and the paste-back, then labelling and encoding
+(x264 encodes on threads of its own); memory stays flat with length. Plain 8-bit 4:2:0 video
+is re-encoded from its own planes (doppel.types.Yuv420): only the pasted faces' boxes and the
+label are converted back from RGB, so every other pixel goes to x264 exactly as decoded, with
+the watermark added to its luma, and the file keeps its colour matrix. Which faces are replaced:
 - `--face target` (default): faces whose identity (dlib embedding, one sample when a track
   first appears, more while it is undecided) is within `--reference-distance` of the model's
   target person (`--reference IMG`: of the person in that photo);
@@ -16,6 +19,7 @@ whole is generated).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import time
@@ -23,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -32,11 +36,15 @@ from doppel.errors import DoppelError
 from doppel.runtime import Runtime
 from doppel.swap.commands import SwapConfig
 from doppel.threads import one_model_thread
-from doppel.types import Face, Frame
+from doppel.types import Face, Frame, PixelBox
 
 log = logging.getLogger("doppel.swap")
 
 PREVIEW_SUFFIX = ".png"
+# Video frames whose faces go through the network together: the batch makes each face
+# cheaper (see ModelSwapper.swap_frames) and, four frames behind decoding, costs no waiting.
+FRAMES_PER_BATCH = 4
+T = TypeVar("T")
 
 
 @dataclass
@@ -122,6 +130,7 @@ class FaceChooser:
         self.decided: dict[int, bool] = {}
         self.closest: float | None = None
         self._encoder: Any = None
+        self._loading: Any = None  # a Future of the encoder, loading on a thread
         self._notes: list[str] = []
         if self.mode != "target":
             return
@@ -138,12 +147,14 @@ class FaceChooser:
                                "--reference IMG or --face N")
         else:
             self.identity = np.asarray(stored, np.float32)
+            self._loading = _load_encoder_behind()
 
     def encoder(self) -> Any:
         if self._encoder is None:
             from doppel.faces.identity import IdentityEncoder
 
-            self._encoder = IdentityEncoder()
+            self._encoder = self._loading.result() if self._loading is not None \
+                else IdentityEncoder()
         return self._encoder
 
     def choose(self, rgb: npt.NDArray[np.uint8], faces: list[Face]) -> list[Face]:
@@ -177,6 +188,20 @@ class FaceChooser:
                          "this the right model for this footage? --face all replaces every "
                          "face")
         return notes
+
+
+def _load_encoder_behind() -> Any:
+    """dlib's identity models loading on a thread of their own (a Future): the first frame's
+    decision needs them, and loading them (~0.15 s) beside mediapipe's start and the first
+    frames' decoding takes it off the time to the first frame."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from doppel.faces.identity import IdentityEncoder
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="doppel-identity")
+    loading = pool.submit(IdentityEncoder)
+    pool.shutdown(wait=False)  # the load goes on; the thread ends with it
+    return loading
 
 
 class Labeller:
@@ -229,55 +254,88 @@ class Labeller:
 
         return mark_frame(rgb, marker, self.config.label)
 
+    def mark_video(self, frame: Frame, changed: list[PixelBox], marker: Any) -> Frame:
+        """A video frame marked; one kept as stored is rewritten only where `changed`."""
+        from doppel.provenance import mark_video_frame
 
-def swap_faces(rgb: npt.NDArray[np.uint8], faces: list[Face], swapper: Any,
-               chooser: FaceChooser, summary: SwapSummary) -> npt.NDArray[np.uint8]:
-    """`rgb` with the chosen faces replaced; the summary counts what happened."""
-    summary.frames += 1
-    if not faces:
-        summary.frames_without_faces += 1
-        return rgb
-    chosen = chooser.choose(rgb, faces)
-    summary.faces_left += len(faces) - len(chosen)
-    for face in chosen:
-        rgb = swapper.swap_frame(rgb, face)
-    summary.faces_swapped += len(chosen)
-    summary.frames_swapped += bool(chosen)
-    return rgb
+        return mark_video_frame(frame, changed, marker, self.config.label)
+
+
+def swap_faces(frames: list[tuple[npt.NDArray[np.uint8], list[Face]]], swapper: Any,
+               chooser: FaceChooser, summary: SwapSummary
+               ) -> list[tuple[npt.NDArray[np.uint8], list[PixelBox]]]:
+    """Each frame (RGB) with its chosen faces replaced, and the boxes where it may have
+    changed (see ModelSwapper.swap_frames: the faces of all `frames` are drawn in one batch);
+    the summary counts what happened."""
+    chosen = []
+    for rgb, faces in frames:
+        picked = chooser.choose(rgb, faces) if faces else []
+        summary.frames += 1
+        summary.frames_without_faces += not faces
+        summary.faces_left += len(faces) - len(picked)
+        summary.faces_swapped += len(picked)
+        summary.frames_swapped += bool(picked)
+        chosen.append((rgb, picked))
+    return swapper.swap_frames(chosen)
+
+
+def batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last may be shorter)."""
+    while batch := list(itertools.islice(items, size)):
+        yield batch
 
 
 def _swap_video(config: SwapConfig, swapper: Any, chooser: FaceChooser, labeller: Labeller,
                 summary: SwapSummary, runtime: Runtime) -> None:
-    from tqdm import tqdm
-
-    from doppel.media import VideoWriter, probe, read_frames
-    from doppel.threads import Behind, ahead
+    from doppel.media import probe
 
     info = probe(config.input)
     fps = info.fps or Fraction(25)
     first, last = _frame_range(config, fps, info.frame_count)
-    opening = next(read_frames(config.input, first, first + 1), None)
+    with _tracked_detector(config, float(fps)) as detect:
+        _swap_frames(config, first, last, info, detect, swapper, chooser, labeller, summary,
+                     runtime)
+    summary.written.append(config.output)
+
+
+def _swap_frames(config: SwapConfig, first: int, last: int | None, info: Any, detect: Any,
+                 swapper: Any, chooser: FaceChooser, labeller: Labeller, summary: SwapSummary,
+                 runtime: Runtime) -> None:
+    """The video's frames through the pipeline (see the module docstring), mediapipe
+    starting meanwhile in `detect`."""
+    from tqdm import tqdm
+
+    from doppel.media import VideoWriter, read_frames
+    from doppel.threads import Behind, ahead
+
+    fps = info.fps or Fraction(25)
+    # Decoding starts now, on its thread: the first frame (whose watermark, if any, the
+    # output keeps) is taken from the same stream. Frames stay as stored where nothing changes them (Frame.yuv): bit-exact outside the
+    # faces and the label, and no conversion of the whole picture back from RGB.
+    decoded = ahead(read_frames(config.input, first, last, threads=runtime.threads,
+                                keep_yuv=True), "decode")
+    opening = next(decoded, None)
     if opening is None:
         raise DoppelError(f"{config.input} has no frame to read at {config.start:g} s")
     marker, on_finish = labeller.start(config.output.name, config.input, opening.rgb)
-    frames = read_frames(config.input, first, last, threads=runtime.threads)
     swapper.temporal = True
-    with _tracked_detector(config, float(fps)) as detect, \
-            VideoWriter(config.output, fps, audio_from=config.input if info.has_audio else None,
-                        config=config.video, threads=runtime.threads, inputs=(config.input,),
-                        on_finish=on_finish) as writer:
-        found = ahead(detect(ahead(frames, "decode")), "detect")
+    with VideoWriter(config.output, fps, audio_from=config.input if info.has_audio else None,
+                     config=config.video, threads=runtime.threads, inputs=(config.input,),
+                     on_finish=on_finish) as writer:
+        found = ahead(detect(itertools.chain([opening], decoded)), "detect")
 
-        def label_and_encode(frame: Frame) -> None:
-            writer.write(replace(frame, rgb=labeller.mark(frame.rgb, marker)))
+        def label_and_encode(item: tuple[Frame, list[PixelBox]]) -> None:
+            writer.write(labeller.mark_video(*item, marker))
 
-        with Behind(label_and_encode, "encode") as encode:
-            for frame, faces in tqdm(found, total=(last or info.frame_count) - first,
-                                     desc=config.input.name, unit="frame", leave=False,
-                                     disable=not runtime.progress):
-                encode.put(replace(frame, rgb=swap_faces(frame.rgb, faces, swapper, chooser,
-                                                         summary)))
-    summary.written.append(config.output)
+        with Behind(label_and_encode, "encode", pending=2 * FRAMES_PER_BATCH) as encode:
+            shown = tqdm(found, total=(last or info.frame_count) - first,
+                         desc=config.input.name, unit="frame", leave=False,
+                         disable=not runtime.progress)
+            for batch in batches(iter(shown), FRAMES_PER_BATCH):
+                swapped = swap_faces([(frame.rgb, faces) for frame, faces in batch], swapper,
+                                     chooser, summary)
+                for (frame, _), (rgb, changed) in zip(batch, swapped, strict=True):
+                    encode.put((replace(frame, rgb=rgb), changed))
 
 
 def _frame_range(config: SwapConfig, fps: Fraction, count: int) -> tuple[int, int | None]:
@@ -291,28 +349,41 @@ def _frame_range(config: SwapConfig, fps: Fraction, count: int) -> tuple[int, in
 
 class _tracked_detector:
     """A context giving detect(frames) -> (frame, tracked faces): mediapipe's video mode and
-    the tracker (geometry only: identity is the chooser's business)."""
+    the tracker (geometry only: identity is the chooser's business). Mediapipe's graphs
+    (~0.2 s to build) start on a thread of their own on entering, beside the rest of the
+    start; `detect` waits for them on the thread it runs on, and leaving waits too (while they
+    build, native stderr is silenced, so an error must not be printed before then)."""
 
     def __init__(self, config: SwapConfig, fps: float) -> None:
         self.config, self.fps = config, fps
 
     def __enter__(self) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
         from doppel.faces.detectors import open_detector
         from doppel.faces.track import FaceTracker, TrackOptions
 
-        self.detector = open_detector("mediapipe", max_faces=self.config.max_faces,
-                                      static=False)
-        self.detector.__enter__()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="doppel-mediapipe")
+        self.opening = pool.submit(open_detector, "mediapipe", max_faces=self.config.max_faces,
+                                   static=False)
+        pool.shutdown(wait=False)
         tracker = FaceTracker(TrackOptions(smoothing=self.config.smooth), None, self.fps)
 
         def detect(frames: Iterator[Frame]) -> Iterator[tuple[Frame, list[Face]]]:
+            detector = self.opening.result()
             for frame in frames:
-                yield frame, tracker.update(frame.rgb, self.detector.detect(frame.rgb))
+                yield frame, tracker.update(frame.rgb, detector.detect(frame.rgb))
 
         return detect
 
-    def __exit__(self, *exc: Any) -> None:
-        self.detector.__exit__(*exc)
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        try:
+            detector = self.opening.result()
+        except Exception:
+            if kind is None:
+                raise
+            return  # a failed start: its error is already on its way up
+        detector.close()
 
 
 def _photo_detector(config: SwapConfig) -> Any:
@@ -328,7 +399,7 @@ def _swap_picture(rgb: npt.NDArray[np.uint8], detector: Any, swapper: Any,
     faces = [replace(face, track=index) for index, face in enumerate(detector.detect(rgb))]
     chooser.decided.clear()
     swapper.forget()
-    return swap_faces(rgb, faces, swapper, chooser, summary)
+    return swap_faces([(rgb, faces)], swapper, chooser, summary)[0][0]
 
 
 def _swap_photo(path: Path, output: Path, detector: Any, swapper: Any, chooser: FaceChooser,

@@ -184,3 +184,37 @@ def test_outputs_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_frames_kept_as_stored_are_written_from_their_planes_with_their_matrix(
+        clip, tmp_path, run_ffmpeg):
+    tagged = tmp_path / "bt709.mp4"
+    run_ffmpeg("-i", str(clip), "-an", "-frames:v", "4", "-c:v", "libx264", "-preset",
+               "ultrafast", "-colorspace", "bt709", str(tagged))
+    frames = list(read_frames(tagged, keep_yuv=True))
+    assert [frame.yuv.matrix for frame in frames] == [1] * 4
+    assert all(frame.yuv is None for frame in read_frames(tagged))  # only when asked
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, 30, config=WriterConfig(crf=0)) as writer:  # x264 lossless
+        for frame in frames:
+            writer.write(frame)
+    back = list(read_frames(out, keep_yuv=True))
+    assert all(np.array_equal(a.yuv.planes, b.yuv.planes) for a, b in zip(frames, back))
+    assert back[0].yuv.matrix == 1
+
+
+def test_a_patch_rewrites_the_planes_inside_its_box_only(clip):
+    from doppel.media import patch_yuv, yuv_planes
+
+    frame = next(read_frames(clip, keep_yuv=True))
+    before = [plane.copy() for plane in yuv_planes(frame.yuv.planes)]
+    rgb = frame.rgb.copy()
+    rgb[31:90, 41:100] = (200, 30, 60)
+    patch_yuv(frame.yuv, rgb, [(41, 31, 100, 90)])
+    y, u, v = yuv_planes(frame.yuv.planes)
+    rows, cols = np.nonzero((y != before[0]) | np.repeat(np.repeat(
+        (u != before[1]) | (v != before[2]), 2, axis=0), 2, axis=1))
+    # the box, widened to even edges for 4:2:0 chroma, and nothing outside it
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (30, 89, 40, 99)
+    # BT.601 limited range: Y = 16 + 219/255 (0.299 R + 0.587 G + 0.114 B)
+    assert abs(int(y[60, 70]) - 88) <= 1

@@ -128,3 +128,31 @@ def test_false_positive_bound_counts_every_hypothesis():
 def test_payload_must_fit_64_bits():
     with pytest.raises(ValueError):
         Watermarker(2**64)
+
+
+def test_video_frames_kept_as_stored_are_marked_on_their_luma_as_pictures_are(picture):
+    # mark_video_frame adds the mark to the stored luma plane instead of to R, G and B: the
+    # picture that decodes from it carries the same mark, and nothing else changes.
+    import av
+
+    from doppel.media._video import RgbConverter
+    from doppel.provenance import LabelConfig, mark_video_frame
+    from doppel.types import Yuv420
+
+    converter = RgbConverter()
+    planes = converter.to_yuv(picture).to_ndarray()
+
+    def decoded(planes: np.ndarray) -> np.ndarray:
+        return converter.to_rgb(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+
+    frame = Frame(0, None, decoded(planes), Yuv420(planes.copy(), 6))
+    marked = mark_video_frame(frame, [], Watermarker(PAYLOAD), LabelConfig(visible_label=False))
+    out = decoded(marked.yuv.planes)
+    assert found(out) == PAYLOAD
+    height = picture.shape[0]
+    assert np.array_equal(marked.yuv.planes[height:], planes[height:])  # chroma untouched
+    by_rgb = luma(Watermarker(PAYLOAD).mark(frame.rgb)) - luma(frame.rgb)
+    by_luma = luma(out) - luma(frame.rgb)
+    gain = float((by_luma * by_rgb).sum() / (by_rgb * by_rgb).sum())  # least squares
+    assert 0.97 < gain < 1.03
+    assert np.abs(by_luma - by_rgb).mean() < 0.5

@@ -113,3 +113,23 @@ def test_video_colour_follows_the_target_smoothly_not_frame_by_frame(model):
     swapper.forget()
     jumped = lab_stats(swapper._steady_reinhard(face, bright, mask, 7), mask)[0][0]
     assert jumped == pytest.approx(lab_stats(bright, mask)[0][0], abs=1.0)
+
+
+def test_faces_swapped_in_a_batch_are_those_swapped_one_by_one(model):
+    # Batching is only about speed: a face drawn beside others is drawn the same, and frames
+    # without faces come back untouched.
+    frame, _, face = frontal_face(256)
+    swapper = SWAPPERS.get("model")(model)
+    biases = swapper.network._biases
+    biases["decoders.source.out"] = biases["decoders.source.out"].copy()
+    biases["decoders.source.out"][3] = 20.0  # a full mask: the drawn face shows
+    shifted = np.roll(frame.rgb, 7, axis=1)
+    moved = type(face)(box=face.box, score=face.score, landmarks=face.landmarks + (7, 0),
+                       points68=face.points68 + (7, 0), pose=face.pose)
+    alone = [swapper.swap_frame(frame.rgb, face), swapper.swap_frame(shifted, moved)]
+    together = [rgb for rgb, _ in swapper.swap_frames(
+        [(frame.rgb, [face]), (shifted, []), (shifted, [moved])])]
+    assert not np.array_equal(alone[0], frame.rgb)
+    assert np.array_equal(together[0], alone[0])
+    assert together[1] is shifted
+    assert np.abs(together[2].astype(int) - alone[1]).max() <= 1
