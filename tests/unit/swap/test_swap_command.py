@@ -96,6 +96,29 @@ def test_a_stranger_is_left_alone_and_the_summary_says_why(clips, trained_model,
     assert everyone.faces_swapped == FRAMES
 
 
+def test_pixels_no_one_changed_go_out_as_stored_but_for_the_watermark(clips, trained_model,
+                                                                      tmp_path):
+    # Faces left alone: x264 lossless shows the output is the input's own planes, the
+    # chroma unchanged outside the label, the luma changed by the watermark's few levels.
+    from doppel.media import WriterConfig, read_frames, yuv_planes
+    from doppel.provenance import LabelConfig
+    from doppel.provenance.label import label_box
+
+    output = tmp_path / "lossless.mp4"
+    swap_media(config(clips["stranger"], trained_model, output, video=WriterConfig(crf=0)),
+               QUIET)
+    x0, y0, x1, y1 = label_box(LabelConfig(), SIZE, SIZE)
+    away = np.ones((SIZE, SIZE), bool)
+    away[y0 - 2:y1 + 2, x0 - 2:x1 + 2] = False
+    for before, after in zip(read_frames(clips["stranger"], keep_yuv=True),
+                             read_frames(output, keep_yuv=True), strict=True):
+        (y, u, v), (y2, u2, v2) = (yuv_planes(frame.yuv.planes) for frame in (before, after))
+        assert np.array_equal(u[away[::2, ::2]], u2[away[::2, ::2]])
+        assert np.array_equal(v[away[::2, ::2]], v2[away[::2, ::2]])
+        change = np.abs(y.astype(int) - y2)[away]
+        assert 0 < change.max() <= 8
+
+
 def test_previews_show_input_and_output_side_by_side(clips, trained_model, tmp_path):
     from doppel.media import read_image
     from doppel.provenance import verify
