@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -99,3 +100,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def hash_file(path: Path) -> str:
+    """sha256 (hex) of a file's bytes: a name for its content (a faceset's for a source, a
+    swap's for its model), wherever it moves."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise DoppelError(f"no such file: {path}") from None
+    except OSError as error:
+        raise DoppelError(f"cannot read {path} ({error.strerror})") from None
+    return digest.hexdigest()

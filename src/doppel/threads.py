@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -52,6 +53,18 @@ def ahead(items: Iterator[T], name: str, prefetch: int = PREFETCH) -> Iterator[T
     finally:
         stop.set()
         worker.join(timeout=5)
+
+
+def started(work: Callable[..., T], name: str, *args: Any, **kwargs: Any) -> Future[T]:
+    """`work(*args, **kwargs)` running on a thread of its own: its Future (the result, or its
+    error raised by `result()`). For slow starts (loading models, building graphs) that can go
+    on beside each other; whoever needs the result waits for it there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix=f"doppel-{name}")
+    future = pool.submit(work, *args, **kwargs)
+    pool.shutdown(wait=False)  # the work goes on; the thread ends with it
+    return future
 
 
 class Behind:

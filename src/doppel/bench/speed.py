@@ -1,8 +1,10 @@
 """The speed benchmark: every pipeline stage that exists, at fixed sizes, each in a fresh
 process (frames/s and peak RSS), on one clip ("Measure" issue).
 
-The clip: a 4 s (--quick: 2 s), 25 fps, 1280x720 H.264 clip (x264 crf 23) of one pool actor,
-watermarked; the source face for swapping is another pool actor's frontal picture (PNG).
+The clip: a 10 s (--quick: 2 s), 25 fps, 1280x720 H.264 clip (x264 crf 23) of one pool
+actor, watermarked (10 s as extract's own bench: on a shorter clip the ~0.5 s a swap takes to
+start weighs more than on any clip worth swapping); the source face for swapping is another
+pool actor's frontal picture (PNG).
 Stages, each timed inside its own process from the start of its work (models loading
 included, Python imports not), peak RSS for the whole process:
 - decode: frames to RGB (what every stage starts with);
@@ -34,7 +36,7 @@ from doppel.runtime import Runtime
 
 Result = dict[str, Any]
 
-SIZE, FPS, SECONDS, QUICK_SECONDS, CRF = (1280, 720), 25.0, 4.0, 2.0, 23
+SIZE, FPS, SECONDS, QUICK_SECONDS, CRF = (1280, 720), 25.0, 10.0, 2.0, 23
 STAGES = ("decode", "encode", "faces", "extract", "swap")
 SWAP_PRESETS, QUICK_SWAP_PRESETS = ("tiny", "base", "hq"), ("tiny",)
 NOT_BUILT = {"train": "`doppel bench train` measures training",

@@ -137,7 +137,7 @@ def extract_source(path: Path, faceset: Faceset, config: ExtractConfig,
                    encoder: Any, reference: Reference | None,
                    summary: ExtractSummary, runtime: Runtime) -> None:
     """Add the faces of one video or photo to `faceset`."""
-    from doppel.faceset import hash_file
+    from doppel.files import hash_file
     from doppel.media import classify, probe
 
     source_hash = hash_file(path)

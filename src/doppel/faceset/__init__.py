@@ -16,7 +16,8 @@ train), and so a better masker can later replace the masks without rewriting the
 from doppel.faceset._faceset import BATCH_FACES, MASKS_DIR, Faceset, open_faceset
 from doppel.faceset._index import INDEX_FILE
 from doppel.faceset._meta import FORMAT_VERSION, META_FILE
-from doppel.faceset._records import FaceRecord, TrackRecord, hash_file
+from doppel.faceset._records import FaceRecord, TrackRecord
+from doppel.files import hash_file
 from doppel.faceset._summary import FacesetSummary, SourceSummary
 
 __all__ = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from doppel.errors import DoppelError
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,20 +62,6 @@ class TrackRecord:
     track: int
     embedding: npt.NDArray[np.float32]
     frames: int
-
-
-def hash_file(path: Path) -> str:
-    """sha256 (hex) of a file's bytes: the faceset's name for a source, wherever it moves."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
-    except FileNotFoundError:
-        raise DoppelError(f"no such file: {path}") from None
-    except OSError as error:
-        raise DoppelError(f"cannot read {path} ({error.strerror})") from None
-    return digest.hexdigest()
 
 
 def check_record(record: FaceRecord) -> None:

@@ -130,7 +130,8 @@ class VideoWriter:
         pts = max(round(seconds / _TIME_BASE), self._last_pts + 1)
         self._last_pts = pts
         if frame.yuv is not None and frame.yuv.matrix == self._matrix:
-            video_frame = av.VideoFrame.from_ndarray(frame.yuv.planes, format="yuv420p")
+            # no copy: x264 copies the picture into its own buffers as it takes it
+            video_frame = av.VideoFrame.from_numpy_buffer(frame.yuv.planes, format="yuv420p")
         else:
             video_frame = self._converter.to_yuv(_pad_even(rgb), self._matrix)
         video_frame.pts = pts

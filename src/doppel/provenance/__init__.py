@@ -16,7 +16,7 @@ import numpy.typing as npt
 from doppel.provenance import ledger as _ledger
 from doppel.types import Frame, PixelBox
 from doppel.provenance.keys import SignerFiles, local_signer
-from doppel.provenance.label import LabelConfig, draw_label, label_box
+from doppel.provenance.label import LabelConfig, draw_label, draw_label_in_place, label_box
 from doppel.provenance.manifest import Claim, ManifestReport, manifest_json, read_manifest
 from doppel.provenance.manifest import sign_file as _sign_file
 from doppel.provenance.verify import VerifyReport, report_dict, verify
@@ -48,21 +48,22 @@ def mark_frame(rgb: npt.NDArray[np.uint8], marker: Watermarker,
 def mark_video_frame(frame: Frame, changed: list[PixelBox],
                      marker: Watermarker, label: LabelConfig = LabelConfig()) -> Frame:
     """`mark_frame` for a video frame. One that carries its planes as stored (`Frame.yuv`)
-    keeps them: the label is drawn on its RGB, the planes are rewritten only inside the
-    `changed` boxes (x0, y0, x1, y1: where its RGB was edited, e.g. swapped faces) and the
-    label's, and the watermark goes onto their luma; every other pixel keeps its stored value
-    but for the mark. The returned Frame's `rgb` then lacks the mark: write its planes."""
+    keeps them, and is marked in place: the label is drawn into its RGB, the planes are
+    rewritten only inside the `changed` boxes (x0, y0, x1, y1: where its RGB was edited, e.g.
+    swapped faces) and the label's, and the watermark goes onto their luma; every other pixel
+    keeps its stored value but for the mark. The Frame's `rgb` then lacks the mark: write its
+    planes."""
     from dataclasses import replace
 
     from doppel.media import patch_yuv, yuv_planes
 
     if frame.yuv is None:
         return replace(frame, rgb=mark_frame(frame.rgb, marker, label))
-    rgb = draw_label(frame.rgb, label)
-    box = label_box(label, *rgb.shape[:2])
-    patch_yuv(frame.yuv, rgb, [*changed, box] if box is not None else list(changed))
-    marker.mark_luma(yuv_planes(frame.yuv.planes)[0], rgb)
-    return replace(frame, rgb=rgb)
+    draw_label_in_place(frame.rgb, label)
+    box = label_box(label, *frame.rgb.shape[:2])
+    patch_yuv(frame.yuv, frame.rgb, [*changed, box] if box is not None else list(changed))
+    marker.mark_luma(yuv_planes(frame.yuv.planes)[0], frame.rgb)
+    return frame
 
 
 def sign_file(path: Path, claim: Claim, signer: SignerFiles, ledger: Path | None = None) -> None:

@@ -87,37 +87,46 @@ def swap_media(config: SwapConfig, runtime: Runtime) -> SwapSummary:
 
 def _swap_media(config: SwapConfig, runtime: Runtime, device: str) -> SwapSummary:
     from doppel.media import classify
-    from doppel.swap.model import ModelSwapper
 
     if not config.input.exists():
         raise DoppelError(f"input {config.input} does not exist: give a video, a photo or a "
                           "folder of photos")
     kind = classify(config.input)
+    video = kind == "video" and not config.preview
+    if video:
+        _check_output(config.output, config.overwrite)
+    with _VideoDetector(config, start=video) as detector:
+        swapper, chooser, labeller = _prepare(config, runtime, device)
+        summary = SwapSummary(config.output)
+        started = time.perf_counter()
+        if config.preview:
+            _previews(config, kind, swapper, chooser, labeller, summary)
+        elif video:
+            _swap_video(config, swapper, chooser, labeller, summary, runtime, detector)
+        elif kind == "image":
+            _check_output(config.output, config.overwrite)
+            with _photo_detector(config) as photo_detector:
+                _swap_photo(config.input, config.output, photo_detector, swapper, chooser,
+                            labeller, summary)
+        else:
+            _swap_folder(config, swapper, chooser, labeller, summary)
+    summary.seconds = time.perf_counter() - started
+    summary.notes += chooser.notes(summary)
+    return summary
+
+
+def _prepare(config: SwapConfig, runtime: Runtime, device: str
+             ) -> tuple[Any, FaceChooser, Labeller]:
+    """The model swapper, the face chooser and the labeller for `config`."""
+    from doppel.swap.model import ModelSwapper
+
     swapper = ModelSwapper(config.model, config.blend, config.colour, config.mask,
                            config.erode, config.feather, device)
     if "torch" in sys.modules:  # the network is torch's (a larger preset)
         import torch
 
         torch.set_num_threads(1)
-    chooser = FaceChooser(config, swapper.meta)
-    labeller = Labeller(config, swapper.meta, runtime)
-    summary = SwapSummary(config.output)
-    started = time.perf_counter()
-    if config.preview:
-        _previews(config, kind, swapper, chooser, labeller, summary)
-    elif kind == "video":
-        _check_output(config.output, config.overwrite)
-        _swap_video(config, swapper, chooser, labeller, summary, runtime)
-    elif kind == "image":
-        _check_output(config.output, config.overwrite)
-        with _photo_detector(config) as detector:
-            _swap_photo(config.input, config.output, detector, swapper, chooser, labeller,
-                        summary)
-    else:
-        _swap_folder(config, swapper, chooser, labeller, summary)
-    summary.seconds = time.perf_counter() - started
-    summary.notes += chooser.notes(summary)
-    return summary
+    return swapper, FaceChooser(config, swapper.meta), Labeller(config, swapper.meta, runtime)
 
 
 class FaceChooser:
@@ -147,7 +156,12 @@ class FaceChooser:
                                "--reference IMG or --face N")
         else:
             self.identity = np.asarray(stored, np.float32)
-            self._loading = _load_encoder_behind()
+            from doppel.faces.identity import IdentityEncoder
+            from doppel.threads import started
+
+            # dlib's models take ~0.1 s to load: beside mediapipe's start and the first
+            # frames' decoding rather than before the first frame's decision
+            self._loading = started(IdentityEncoder, "identity")
 
     def encoder(self) -> Any:
         if self._encoder is None:
@@ -190,20 +204,6 @@ class FaceChooser:
         return notes
 
 
-def _load_encoder_behind() -> Any:
-    """dlib's identity models loading on a thread of their own (a Future): the first frame's
-    decision needs them, and loading them (~0.15 s) beside mediapipe's start and the first
-    frames' decoding takes it off the time to the first frame."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from doppel.faces.identity import IdentityEncoder
-
-    pool = ThreadPoolExecutor(1, thread_name_prefix="doppel-identity")
-    loading = pool.submit(IdentityEncoder)
-    pool.shutdown(wait=False)  # the load goes on; the thread ends with it
-    return loading
-
-
 class Labeller:
     """Marks every output picture and signs every output file: kind "swap", the input as
     parent, the model's id and consent records."""
@@ -211,7 +211,7 @@ class Labeller:
     def __init__(self, config: SwapConfig, meta: dict[str, Any], runtime: Runtime) -> None:
         from doppel.provenance.keys import signer_for
 
-        from doppel.faceset import hash_file
+        from doppel.files import hash_file
         from doppel.train.modelfile import MODEL_FILE
 
         self.config = config
@@ -286,46 +286,48 @@ def batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
 
 
 def _swap_video(config: SwapConfig, swapper: Any, chooser: FaceChooser, labeller: Labeller,
-                summary: SwapSummary, runtime: Runtime) -> None:
+                summary: SwapSummary, runtime: Runtime, detector: _VideoDetector) -> None:
     from doppel.media import probe
 
     info = probe(config.input)
     fps = info.fps or Fraction(25)
     first, last = _frame_range(config, fps, info.frame_count)
-    with _tracked_detector(config, float(fps)) as detect:
-        _swap_frames(config, first, last, info, detect, swapper, chooser, labeller, summary,
-                     runtime)
+    _swap_frames(config, first, last, info, detector, swapper, chooser, labeller, summary,
+                 runtime)
     summary.written.append(config.output)
 
 
-def _swap_frames(config: SwapConfig, first: int, last: int | None, info: Any, detect: Any,
-                 swapper: Any, chooser: FaceChooser, labeller: Labeller, summary: SwapSummary,
-                 runtime: Runtime) -> None:
-    """The video's frames through the pipeline (see the module docstring), mediapipe
-    starting meanwhile in `detect`."""
+def _swap_frames(config: SwapConfig, first: int, last: int | None, info: Any,
+                 detector: _VideoDetector, swapper: Any, chooser: FaceChooser,
+                 labeller: Labeller, summary: SwapSummary, runtime: Runtime) -> None:
+    """The video's frames through the pipeline (see the module docstring)."""
     from tqdm import tqdm
 
     from doppel.media import VideoWriter, read_frames
-    from doppel.threads import Behind, ahead
+    from doppel.threads import Behind, ahead, started
 
     fps = info.fps or Fraction(25)
     # Decoding starts now, on its thread: the first frame (whose watermark, if any, the
-    # output keeps) is taken from the same stream. Frames stay as stored where nothing changes them (Frame.yuv): bit-exact outside the
-    # faces and the label, and no conversion of the whole picture back from RGB.
+    # output keeps) is taken from the same stream. Frames stay as stored where nothing
+    # changes them (Frame.yuv): bit-exact outside the faces and the label, and no conversion
+    # of the whole picture back from RGB.
     decoded = ahead(read_frames(config.input, first, last, threads=runtime.threads,
                                 keep_yuv=True), "decode")
     opening = next(decoded, None)
     if opening is None:
         raise DoppelError(f"{config.input} has no frame to read at {config.start:g} s")
-    marker, on_finish = labeller.start(config.output.name, config.input, opening.rgb)
+    # Looking for the input's own watermark (~60 ms at 720p) goes on beside the first frames'
+    # detection and swap; the first frame to encode waits for it.
+    labels = started(labeller.start, "label", config.output.name, config.input, opening.rgb)
     swapper.temporal = True
     with VideoWriter(config.output, fps, audio_from=config.input if info.has_audio else None,
                      config=config.video, threads=runtime.threads, inputs=(config.input,),
-                     on_finish=on_finish) as writer:
-        found = ahead(detect(itertools.chain([opening], decoded)), "detect")
+                     on_finish=lambda temp: labels.result()[1](temp)) as writer:
+        found = ahead(detector.tracked(itertools.chain([opening], decoded), float(fps)),
+                      "detect")
 
         def label_and_encode(item: tuple[Frame, list[PixelBox]]) -> None:
-            writer.write(labeller.mark_video(*item, marker))
+            writer.write(labeller.mark_video(*item, labels.result()[0]))
 
         with Behind(label_and_encode, "encode", pending=2 * FRAMES_PER_BATCH) as encode:
             shown = tqdm(found, total=(last or info.frame_count) - first,
@@ -347,36 +349,38 @@ def _frame_range(config: SwapConfig, fps: Fraction, count: int) -> tuple[int, in
     return first, last
 
 
-class _tracked_detector:
-    """A context giving detect(frames) -> (frame, tracked faces): mediapipe's video mode and
-    the tracker (geometry only: identity is the chooser's business). Mediapipe's graphs
-    (~0.2 s to build) start on a thread of their own on entering, beside the rest of the
-    start; `detect` waits for them on the thread it runs on, and leaving waits too (while they
-    build, native stderr is silenced, so an error must not be printed before then)."""
+class _VideoDetector:
+    """Mediapipe's video mode for a swap, starting on a thread of its own on entering (when
+    `start`): its graphs take ~0.2 s to build, beside the model's loading and the rest of the
+    start. `tracked` runs it, with the tracker (geometry only: identity is the chooser's
+    business), on whichever thread iterates it. Leaving waits for the start (native stderr is
+    silenced while the graphs build: an error must not be printed before then) and closes."""
 
-    def __init__(self, config: SwapConfig, fps: float) -> None:
-        self.config, self.fps = config, fps
+    def __init__(self, config: SwapConfig, start: bool) -> None:
+        self.config, self.start = config, start
+        self.opening: Any = None
 
-    def __enter__(self) -> Any:
-        from concurrent.futures import ThreadPoolExecutor
+    def __enter__(self) -> _VideoDetector:
+        if self.start:
+            from doppel.faces.detectors import open_detector
+            from doppel.threads import started
 
-        from doppel.faces.detectors import open_detector
+            self.opening = started(open_detector, "mediapipe", "mediapipe",
+                                   max_faces=self.config.max_faces, static=False)
+        return self
+
+    def tracked(self, frames: Iterator[Frame], fps: float
+                ) -> Iterator[tuple[Frame, list[Face]]]:
         from doppel.faces.track import FaceTracker, TrackOptions
 
-        pool = ThreadPoolExecutor(1, thread_name_prefix="doppel-mediapipe")
-        self.opening = pool.submit(open_detector, "mediapipe", max_faces=self.config.max_faces,
-                                   static=False)
-        pool.shutdown(wait=False)
-        tracker = FaceTracker(TrackOptions(smoothing=self.config.smooth), None, self.fps)
-
-        def detect(frames: Iterator[Frame]) -> Iterator[tuple[Frame, list[Face]]]:
-            detector = self.opening.result()
-            for frame in frames:
-                yield frame, tracker.update(frame.rgb, detector.detect(frame.rgb))
-
-        return detect
+        detector = self.opening.result()
+        tracker = FaceTracker(TrackOptions(smoothing=self.config.smooth), None, fps)
+        for frame in frames:
+            yield frame, tracker.update(frame.rgb, detector.detect(frame.rgb))
 
     def __exit__(self, kind: Any, *rest: Any) -> None:
+        if self.opening is None:
+            return
         try:
             detector = self.opening.result()
         except Exception:
