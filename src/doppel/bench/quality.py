@@ -14,13 +14,14 @@ the truth's face mask, landmark NME of the output's face against the truth's lan
 points; all, mouth, eyes; and nme_floor, the detector's own NME on the truth frames, which no
 swap can beat; nme_placed, the NME of the truth's own face placed where the alignment puts
 the target's face: what a perfect swapper that keeps the target's placement scores,
-doppel.metrics.face.placed_nme), its expression part (nme_expression_all/mouth: faces brought to the template
-by eyes and nose, each side's median face over the clip taken away; the truth is the source's
-whole head, whose size and proportions differ from the target's, so the plain NME counts face
-shape too: doppel.metrics.face.expression_nme), pose error, identity distance of the output
-face to the source's and the target's mean embeddings, top-1 retrieval of the source among the
-suite's 6 identities (gallery: means of 5 frames of each actor in its own scene), flicker ratio (output
-/ truth; 1 = as stable as reality), coverage (frames with a face found in the output).
+doppel.metrics.face.placed_nme), its expression part (nme_expression_all/mouth: faces brought
+to the template by eyes and nose, each side's median face over the clip taken away; the truth
+is the source's whole head, whose size and proportions differ from the target's, so the plain
+NME counts face shape too: doppel.metrics.face.expression_nme), pose error, identity distance
+of the output face to the source's and the target's mean embeddings, top-1 retrieval of the
+source among the suite's 6 identities (gallery: means of 5 frames of each actor in its own
+scene), flicker ratio (output / truth; 1 = as stable as reality), coverage (frames with a
+face found in the output).
 A preview per pair (source | target | output | truth, frame 15) is written to `work/` beside the
 results folder (benchmarks/work/, kept out of git), watermarked like every picture doppel
 makes (visible label off): look at them.
