@@ -63,7 +63,7 @@ def run(config: BenchConfig, runtime: Runtime) -> None:
                                                 config.quick),
                        "pairs": score_suite(config.swapper, pairs, config.output, say,
                                             config.model)}
-    results["mean"] = {key: _mean([pair["scores"][key] for pair in results["pairs"]])
+    results["mean"] = {key: finite_mean([pair["scores"][key] for pair in results["pairs"]])
                        for key in KEYS}
     results["wall_seconds"] = time.perf_counter() - started
     print(format_table(results))
@@ -184,7 +184,8 @@ def write_preview(path: Path, rgb: np.ndarray) -> None:
                                  LabelConfig(visible_label=False)))
 
 
-def _mean(values: list[float]) -> float | None:
+def finite_mean(values: list[float | None]) -> float | None:
+    """The mean of the values that are numbers (not None, not nan), None if there are none."""
     finite = [v for v in values if v is not None and np.isfinite(v)]
     return statistics.fmean(finite) if finite else None
 

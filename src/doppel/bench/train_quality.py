@@ -66,21 +66,22 @@ def measure(folder: Path, minutes: float, count: int, output: Path, say: Any) ->
     encoder = IdentityEncoder()
     say("gallery")
     gallery = {str(seed): gallery_mean(seed, encoder) for pair in suite for seed in pair}
-    pairs = [measure_pair(folder / f"pair-{k}", k, minutes, gallery, encoder, output, say,
-                          curve=k == 0) for k in range(count)]
+    pairs = [measure_pair(folder / f"pair-{k}", k, suite[k], minutes, gallery, encoder, output,
+                          say, curve=k == 0) for k in range(count)]
     return {"pairs": pairs,
             "mean": {"classic": mean_scores([pair["classic"] for pair in pairs]),
                      "tiny": mean_scores([pair["curve"][-1]["scores"] for pair in pairs])}}
 
 
-def measure_pair(folder: Path, k: int, minutes: float, gallery: Result, encoder: Any,
-                 output: Path, say: Any, curve: bool) -> Result:
-    from doppel.bench.quality import score_pair, suite_pairs
+def measure_pair(folder: Path, k: int, pair: tuple[int, int], minutes: float, gallery: Result,
+                 encoder: Any, output: Path, say: Any, curve: bool) -> Result:
+    """Quality suite pair `k` (`pair`: its source and target seeds, pool actors 2k and 2k+1)."""
+    from doppel.bench.quality import score_pair
     from doppel.bench.train import make_training_faceset
     from doppel.faces import open_detector
     from doppel.swap import SWAPPERS
 
-    source_seed, target_seed = suite_pairs(k + 1)[k]
+    source_seed, target_seed = pair
     say(f"pair {source_seed} -> {target_seed}: facesets of {FACES} faces a side")
     source, target = (make_training_faceset(folder / side, index, faces=FACES, size=128)
                       for side, index in (("source", 2 * k), ("target", 2 * k + 1)))
@@ -119,15 +120,10 @@ def measure_pair(folder: Path, k: int, minutes: float, gallery: Result, encoder:
 
 def mean_scores(scores: list[Result]) -> Result:
     """The mean of every score the pairs share, as the quality suite's mean row."""
-    import math
+    from doppel.bench.quality import finite_mean
 
-    keys = [key for key in scores[0] if all(key in each for each in scores)]
-    means = {}
-    for key in keys:
-        values = [each[key] for each in scores if each[key] is not None
-                  and not math.isnan(each[key])]
-        means[key] = sum(values) / len(values) if values else None
-    return means
+    return {key: finite_mean([each[key] for each in scores])
+            for key in scores[0] if all(key in each for each in scores)}
 
 
 def train_for(source: Path, target: Path, model: Path, minutes: float,

@@ -64,7 +64,8 @@ def _read_video(path: Path, start: int, end: int | None, step: int, threads: int
         if by_timestamp:
             _seek(container, stream, start, rate)
         decoded, broken, last_index = 0, 0, -1
-        converter, fast = RgbConverter(exact), RgbConverter(exact=False)
+        converter = RgbConverter(exact)
+        fast = RgbConverter(exact=False) if keep_yuv else converter
         for frame in _decode(container, stream, path):
             if frame is None:
                 broken += 1

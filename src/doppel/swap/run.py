@@ -287,26 +287,15 @@ def batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
 
 def _swap_video(config: SwapConfig, swapper: Any, chooser: FaceChooser, labeller: Labeller,
                 summary: SwapSummary, runtime: Runtime, detector: _VideoDetector) -> None:
-    from doppel.media import probe
+    """The video's frames through the pipeline (see the module docstring)."""
+    from tqdm import tqdm
+
+    from doppel.media import VideoWriter, probe, read_frames
+    from doppel.threads import Behind, ahead, started
 
     info = probe(config.input)
     fps = info.fps or Fraction(25)
     first, last = _frame_range(config, fps, info.frame_count)
-    _swap_frames(config, first, last, info, detector, swapper, chooser, labeller, summary,
-                 runtime)
-    summary.written.append(config.output)
-
-
-def _swap_frames(config: SwapConfig, first: int, last: int | None, info: Any,
-                 detector: _VideoDetector, swapper: Any, chooser: FaceChooser,
-                 labeller: Labeller, summary: SwapSummary, runtime: Runtime) -> None:
-    """The video's frames through the pipeline (see the module docstring)."""
-    from tqdm import tqdm
-
-    from doppel.media import VideoWriter, read_frames
-    from doppel.threads import Behind, ahead, started
-
-    fps = info.fps or Fraction(25)
     # Decoding starts now, on its thread: the first frame (whose watermark, if any, the
     # output keeps) is taken from the same stream. Frames stay as stored where nothing
     # changes them (Frame.yuv): bit-exact outside the faces and the label, and no conversion
@@ -338,6 +327,7 @@ def _swap_frames(config: SwapConfig, first: int, last: int | None, info: Any,
                                      chooser, summary)
                 for (frame, _), (rgb, changed) in zip(batch, swapped, strict=True):
                     encode.put((replace(frame, rgb=rgb), changed))
+    summary.written.append(config.output)
 
 
 def _frame_range(config: SwapConfig, fps: Fraction, count: int) -> tuple[int, int | None]:
@@ -345,7 +335,7 @@ def _frame_range(config: SwapConfig, fps: Fraction, count: int) -> tuple[int, in
     last = round(config.end * fps) if config.end is not None else None
     if first >= count:
         raise DoppelError(f"--start {config.start:g} s is past the end of {config.input} "
-                          f"({count / fps:.1f} s)")
+                          f"({float(count / fps):.1f} s)")
     return first, last
 
 

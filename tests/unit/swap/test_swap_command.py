@@ -159,6 +159,10 @@ def test_bad_input_is_refused_with_what_to_do(clips, trained_model, tmp_path):
         swap_media(config(clips["target"], tmp_path / "nothing", tmp_path / "o.mp4"), QUIET)
     with pytest.raises(DoppelError, match="does not exist"):
         swap_media(config(tmp_path / "missing.mp4", trained_model, tmp_path / "o.mp4"), QUIET)
+    with pytest.raises(DoppelError, match="past the end"):
+        swap_media(config(clips["target"], trained_model, tmp_path / "o.mp4", start=99.0),
+                   QUIET)
+    assert not (tmp_path / "o.mp4").exists()
     with pytest.raises(DoppelError, match="--face"):
         SwapConfig(input=clips["target"], model=trained_model, output=tmp_path / "o.mp4",
                    face="left")
